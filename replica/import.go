@@ -1,0 +1,171 @@
+package replica
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// Import uploads the SQLite database at dbPath as the first snapshot
+// (TXID 1, level 9) of an empty replica. The database is copied with
+// SQLite's backup API, so a writer in another process never makes the
+// snapshot inconsistent.
+func (r *Replica) Import(ctx context.Context, dbPath string) (storage.FileInfo, error) {
+	files, err := r.Files(ctx)
+	if err != nil {
+		return storage.FileInfo{}, err
+	}
+	if len(files) > 0 {
+		return storage.FileInfo{}, fmt.Errorf("%s is not empty (%d LTX files, up to TXID %s): import only into an empty replica",
+			r.Store, len(files), files[len(files)-1].MaxTXID)
+	}
+	tmp, err := os.MkdirTemp("", "strata-import-")
+	if err != nil {
+		return storage.FileInfo{}, err
+	}
+	defer os.RemoveAll(tmp)
+	copyPath := filepath.Join(tmp, "snapshot.db")
+	if err := backupDatabase(ctx, dbPath, copyPath); err != nil {
+		return storage.FileInfo{}, err
+	}
+	return r.uploadSnapshot(ctx, copyPath)
+}
+
+// backupDatabase copies src to dst with the online backup API.
+func backupDatabase(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("database %s: %w", src, err)
+	}
+	srcDB, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer srcDB.Close()
+	dstDB, err := sql.Open("sqlite3", dst)
+	if err != nil {
+		return err
+	}
+	defer dstDB.Close()
+	srcConn, err := srcDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer srcConn.Close()
+	dstConn, err := dstDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dst, err)
+	}
+	defer dstConn.Close()
+	return dstConn.Raw(func(d any) error {
+		return srcConn.Raw(func(s any) error {
+			return runBackup(d.(*sqlite3.SQLiteConn), s.(*sqlite3.SQLiteConn), src)
+		})
+	})
+}
+
+func runBackup(dst, src *sqlite3.SQLiteConn, srcName string) error {
+	b, err := dst.Backup("main", src, "main")
+	if err != nil {
+		return fmt.Errorf("back up %s: %w", srcName, err)
+	}
+	for {
+		done, err := b.Step(-1)
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("back up %s (is it a SQLite database?): %w", srcName, err)
+		}
+		if done {
+			return b.Finish()
+		}
+	}
+}
+
+// uploadSnapshot encodes a quiescent database file as an LTX snapshot and
+// streams it to level 9.
+func (r *Replica) uploadSnapshot(ctx context.Context, path string) (storage.FileInfo, error) {
+	pageSize, pages, err := dbGeometry(path)
+	if err != nil {
+		return storage.FileInfo{}, err
+	}
+	f := storage.FileInfo{Level: storage.SnapshotLevel, MinTXID: 1, MaxTXID: 1}
+	now := time.Now()
+	hdr := ltx.Header{
+		Version: ltx.Version, Flags: ltx.HeaderFlagNoChecksum, PageSize: pageSize,
+		Commit: pages, MinTXID: 1, MaxTXID: 1, Timestamp: now.UnixMilli(),
+	}
+	err = r.Retry.Do(ctx, func() error {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(encodeDatabase(path, hdr, pw)) }()
+		err := r.Store.Write(ctx, f, time.UnixMilli(hdr.Timestamp), pr)
+		pr.CloseWithError(err) // unblocks the encoder if the upload failed
+		return err
+	})
+	if err != nil {
+		return f, fmt.Errorf("upload snapshot to %s: %w", r.Store, err)
+	}
+	return f, nil
+}
+
+// dbGeometry reads the page size and page count of a database file.
+func dbGeometry(path string) (pageSize, pages uint32, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer fh.Close()
+	hdr := make([]byte, 100)
+	if _, err := io.ReadFull(fh, hdr); err != nil {
+		return 0, 0, fmt.Errorf("%s: not a SQLite database (short header): %w", path, err)
+	}
+	pageSize = uint32(binary.BigEndian.Uint16(hdr[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if !ltx.IsValidPageSize(pageSize) {
+		return 0, 0, fmt.Errorf("%s: invalid page size %d", path, pageSize)
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return pageSize, uint32(st.Size() / int64(pageSize)), nil
+}
+
+// encodeDatabase writes the database at path as an LTX snapshot to w.
+func encodeDatabase(path string, hdr ltx.Header, w io.Writer) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	enc, err := ltx.NewEncoder(w)
+	if err != nil {
+		return err
+	}
+	if err := enc.EncodeHeader(hdr); err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	buf := make([]byte, hdr.PageSize)
+	lock := ltx.LockPgno(hdr.PageSize)
+	for pgno := uint32(1); pgno <= hdr.Commit; pgno++ {
+		if pgno == lock {
+			continue
+		}
+		if _, err := fh.ReadAt(buf, int64(pgno-1)*int64(hdr.PageSize)); err != nil {
+			return fmt.Errorf("read page %d of %s: %w", pgno, path, err)
+		}
+		if err := enc.EncodePage(ltx.PageHeader{Pgno: pgno}, buf); err != nil {
+			return fmt.Errorf("encode page %d: %w", pgno, err)
+		}
+	}
+	return enc.Close()
+}

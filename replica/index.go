@@ -1,0 +1,166 @@
+package replica
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// Frame locates one page frame inside an LTX file.
+type Frame struct {
+	Pgno   uint32
+	Size   uint32
+	Offset int64
+}
+
+// FileIndex is what a reader needs of one LTX file: its header and where
+// each of its pages sits. Frames are sorted by page number.
+type FileIndex struct {
+	File   storage.FileInfo
+	Header ltx.Header
+	Frames []Frame
+}
+
+// Lookup finds the frame of pgno in the file.
+func (x *FileIndex) Lookup(pgno uint32) (Frame, bool) {
+	i := sort.Search(len(x.Frames), func(i int) bool { return x.Frames[i].Pgno >= pgno })
+	if i < len(x.Frames) && x.Frames[i].Pgno == pgno {
+		return x.Frames[i], true
+	}
+	return Frame{}, false
+}
+
+// indexFooterSize is the page-index length field plus the trailer.
+const indexFooterSize = 8 + ltx.TrailerSize
+
+// minTail is the smallest tail read: small files come whole in one request.
+const minTail = 64 << 10
+
+// tailGuess sizes the first tail read so that the page index is inside it
+// in the common case: index entries weigh a few bytes per frame, frames
+// hundreds to thousands of bytes.
+func tailGuess(size int64) int64 {
+	return min(size, max(minTail, size/128))
+}
+
+// Index reads the header and page index of f. A small file costs one
+// request; a large one a header read and a tail read made concurrently, and
+// a third only if the index is larger than the guessed tail.
+func (r *Replica) Index(ctx context.Context, f storage.FileInfo) (*FileIndex, error) {
+	if f.Size < ltx.HeaderSize+indexFooterSize {
+		return nil, r.corrupt(f, fmt.Errorf("file is %d bytes, too small for an LTX file", f.Size))
+	}
+	tailLen := tailGuess(f.Size)
+	var head, tail []byte
+	var err error
+	if tailLen == f.Size {
+		tail, err = r.ReadAt(ctx, f, 0, f.Size)
+		head = tail
+	} else {
+		head, tail, err = r.readHeadAndTail(ctx, f, tailLen)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := r.parseHeader(f, head)
+	if err != nil {
+		return nil, err
+	}
+	indexLen := int64(binary.BigEndian.Uint64(tail[len(tail)-indexFooterSize:]))
+	if indexLen <= 0 || indexLen > f.Size-ltx.HeaderSize-indexFooterSize {
+		return nil, r.corrupt(f, fmt.Errorf("page index size %d out of range", indexLen))
+	}
+	need := indexLen + indexFooterSize
+	if need > int64(len(tail)) {
+		if tail, err = r.ReadAt(ctx, f, f.Size-need, need); err != nil {
+			return nil, err
+		}
+	}
+	raw := tail[int64(len(tail))-need : int64(len(tail))-ltx.TrailerSize] // entries, end marker, size field
+	frames, err := parseFrames(raw, f.Size, hdr)
+	if err != nil {
+		return nil, r.corrupt(f, err)
+	}
+	return &FileIndex{File: f, Header: hdr, Frames: frames}, nil
+}
+
+func (r *Replica) readHeadAndTail(ctx context.Context, f storage.FileInfo, tailLen int64) (head, tail []byte, err error) {
+	done := make(chan error, 1)
+	go func() {
+		var terr error
+		tail, terr = r.ReadAt(ctx, f, f.Size-tailLen, tailLen)
+		done <- terr
+	}()
+	head, err = r.ReadAt(ctx, f, 0, ltx.HeaderSize)
+	if terr := <-done; err == nil {
+		err = terr
+	}
+	return head, tail, err
+}
+
+// ParsedHeader returns f's header, fetching it once per Replica.
+func (r *Replica) ParsedHeader(ctx context.Context, f storage.FileInfo) (ltx.Header, error) {
+	if h, ok := r.cachedHeader(f); ok {
+		return h, nil
+	}
+	b, err := r.ReadAt(ctx, f, 0, ltx.HeaderSize)
+	if err != nil {
+		return ltx.Header{}, err
+	}
+	return r.parseHeader(f, b)
+}
+
+func (r *Replica) parseHeader(f storage.FileInfo, b []byte) (ltx.Header, error) {
+	var h ltx.Header
+	if err := h.UnmarshalBinary(b); err != nil {
+		return h, r.corrupt(f, fmt.Errorf("bad header (wrong magic?): %w", err))
+	}
+	if err := h.Validate(); err != nil {
+		return h, r.corrupt(f, fmt.Errorf("bad header: %w", err))
+	}
+	if h.MinTXID != f.MinTXID || h.MaxTXID != f.MaxTXID {
+		return h, r.corrupt(f, fmt.Errorf("header says TXIDs %s-%s, name says %s-%s", h.MinTXID, h.MaxTXID, f.MinTXID, f.MaxTXID))
+	}
+	r.rememberHeader(f, h)
+	return h, nil
+}
+
+func parseFrames(raw []byte, fileSize int64, hdr ltx.Header) ([]Frame, error) {
+	idx, err := ltx.DecodePageIndex(bufio.NewReader(bytes.NewReader(raw)), 0, hdr.MinTXID, hdr.MaxTXID)
+	if err != nil {
+		return nil, fmt.Errorf("page index: %w", err)
+	}
+	frames := make([]Frame, 0, len(idx))
+	limit := fileSize - int64(len(raw)) - ltx.TrailerSize
+	for pgno, e := range idx {
+		if pgno > hdr.Commit || e.Offset < ltx.HeaderSize || e.Size > ltx.PageHeaderSize+4+int64(ltx.MaxPageSize)*2 || e.Offset+e.Size > limit {
+			return nil, fmt.Errorf("page index entry for page %d (offset %d, size %d) is out of bounds", pgno, e.Offset, e.Size)
+		}
+		frames = append(frames, Frame{Pgno: pgno, Size: uint32(e.Size), Offset: e.Offset})
+	}
+	sort.Slice(frames, func(i, j int) bool { return frames[i].Pgno < frames[j].Pgno })
+	return frames, nil
+}
+
+// CorruptError reports a file whose contents are not a valid LTX file.
+type CorruptError struct {
+	URL  string
+	File storage.FileInfo
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s: corrupt LTX file %s: %v", e.URL, e.File, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+func (r *Replica) corrupt(f storage.FileInfo, err error) error {
+	return &CorruptError{URL: r.Store.String(), File: f, Err: err}
+}

@@ -1,0 +1,139 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// Plan is the ordered list of files whose pages, applied in order (later
+// files win), give the database at TXID.
+type Plan struct {
+	Files []storage.FileInfo
+	TXID  ltx.TXID
+}
+
+// ErrEmpty is returned when a replica has no LTX files at all.
+var ErrEmpty = errors.New("replica is empty (no LTX files)")
+
+// ErrUnreachable is matched by errors for targets no chain of files reaches.
+var ErrUnreachable = errors.New("target TXID unreachable")
+
+// step is the best known way to reach one TXID: how many files it takes,
+// how many bytes they weigh, and the last file of the chain.
+type step struct {
+	files int
+	bytes int64
+	last  storage.FileInfo
+	prev  ltx.TXID
+}
+
+func (s step) better(o step) bool {
+	if s.files != o.files {
+		return s.files < o.files
+	}
+	return s.bytes < o.bytes
+}
+
+// BuildPlan chooses the files that reach target (0 = the latest TXID) with
+// the fewest files, then the fewest bytes: the newest snapshot at or before
+// the target, then the largest compacted ranges, then level-0 files. Every
+// TXID is covered exactly once: a file may only follow the file that ends
+// just before its MinTXID.
+func BuildPlan(files []storage.FileInfo, target ltx.TXID) (Plan, error) {
+	if len(files) == 0 {
+		return Plan{}, ErrEmpty
+	}
+	sorted := append([]storage.FileInfo(nil), files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].MinTXID < sorted[j].MinTXID })
+
+	// A file [min,max] is an edge from TXID min-1 to max. Visiting files by
+	// MinTXID settles every node before an edge leaves it, because an edge
+	// into node n starts at or before n-1.
+	best := map[ltx.TXID]step{0: {}}
+	for _, f := range sorted {
+		if f.MinTXID == 0 || f.MaxTXID < f.MinTXID || (target != 0 && f.MaxTXID > target) {
+			continue
+		}
+		from, ok := best[f.MinTXID-1]
+		if !ok {
+			continue
+		}
+		cand := step{files: from.files + 1, bytes: from.bytes + f.Size, last: f, prev: f.MinTXID - 1}
+		if cur, ok := best[f.MaxTXID]; !ok || cand.better(cur) {
+			best[f.MaxTXID] = cand
+		}
+	}
+
+	if target == 0 {
+		latest, err := latestReachable(sorted, best)
+		if err != nil {
+			return Plan{}, err
+		}
+		target = latest
+	}
+	if _, ok := best[target]; !ok || target == 0 {
+		return Plan{}, unreachable(sorted, best, target)
+	}
+	return Plan{Files: chain(best, target), TXID: target}, nil
+}
+
+func chain(best map[ltx.TXID]step, target ltx.TXID) []storage.FileInfo {
+	var out []storage.FileInfo
+	for txid := target; txid != 0; txid = best[txid].prev {
+		out = append(out, best[txid].last)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// latestReachable is the highest TXID a chain reaches. Files beyond it mean
+// the replica has a gap, which is an error rather than a silent rewind.
+func latestReachable(sorted []storage.FileInfo, best map[ltx.TXID]step) (ltx.TXID, error) {
+	var reach, highest ltx.TXID
+	for txid := range best {
+		reach = max(reach, txid)
+	}
+	for _, f := range sorted {
+		highest = max(highest, f.MaxTXID)
+	}
+	if reach == 0 {
+		return 0, unreachable(sorted, best, highest)
+	}
+	if highest > reach {
+		return 0, fmt.Errorf("%w: replica has a gap after TXID %s: files go up to %s but no file starts at %s",
+			ErrUnreachable, reach, highest, reach+1)
+	}
+	return reach, nil
+}
+
+func unreachable(sorted []storage.FileInfo, best map[ltx.TXID]step, target ltx.TXID) error {
+	var first ltx.TXID
+	hasStart := false
+	for _, f := range sorted {
+		if f.MinTXID == 1 {
+			hasStart = true
+		}
+		if first == 0 || f.MaxTXID < first {
+			first = f.MaxTXID
+		}
+	}
+	if !hasStart {
+		return fmt.Errorf("%w: TXID %s: no snapshot and no file starting at TXID 1", ErrUnreachable, target)
+	}
+	var reach ltx.TXID
+	for txid := range best {
+		if txid < target {
+			reach = max(reach, txid)
+		}
+	}
+	if target < first {
+		return fmt.Errorf("%w: TXID %s is before the first file of the replica", ErrUnreachable, target)
+	}
+	return fmt.Errorf("%w: TXID %s: the chain of files stops at TXID %s (gap or missing file after it)", ErrUnreachable, target, reach)
+}

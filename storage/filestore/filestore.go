@@ -1,0 +1,158 @@
+// Package filestore keeps a replica in a local directory, in Litestream's
+// file layout: <dir>/ltx/<level>/<minTXID>-<maxTXID>.ltx.
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// Store is a replica in a directory. It is safe for concurrent use: every
+// call works on its own file handles and writes are rename-atomic.
+type Store struct {
+	dir string
+}
+
+// New returns a store rooted at dir. The directory need not exist yet; it
+// is created on the first write.
+func New(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("replica path %q: %w", dir, err)
+	}
+	return &Store{dir: abs}, nil
+}
+
+// Dir is the replica's root directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) String() string { return "file://" + filepath.ToSlash(s.dir) }
+
+func (s *Store) levelDir(level int) string {
+	return filepath.Join(s.dir, "ltx", strconv.Itoa(level))
+}
+
+func (s *Store) path(f storage.FileInfo) string {
+	return filepath.Join(s.levelDir(f.Level), f.Name())
+}
+
+// List implements storage.Backend.
+func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
+	entries, err := os.ReadDir(s.levelDir(level))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("list %s: %w", s.levelDir(level), err)
+	}
+	var files []storage.FileInfo
+	for _, e := range entries {
+		minTXID, maxTXID, err := ltx.ParseFilename(e.Name())
+		if err != nil || !e.Type().IsRegular() || minTXID < from {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir
+		} else if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", e.Name(), err)
+		}
+		files = append(files, storage.FileInfo{
+			Level: level, MinTXID: minTXID, MaxTXID: maxTXID,
+			Size: info.Size(), ModTime: info.ModTime(),
+		})
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].MinTXID != files[j].MinTXID {
+			return files[i].MinTXID < files[j].MinTXID
+		}
+		return files[i].MaxTXID < files[j].MaxTXID
+	})
+	return files, nil
+}
+
+// ReadRange implements storage.Backend.
+func (s *Store) ReadRange(ctx context.Context, f storage.FileInfo, off, length int64) (io.ReadCloser, error) {
+	fh, err := os.Open(s.path(f))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open %s: %w", s.path(f), storage.ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.path(f), err)
+	}
+	if length < 0 {
+		if _, err := fh.Seek(off, io.SeekStart); err != nil {
+			fh.Close()
+			return nil, fmt.Errorf("seek %s: %w", s.path(f), err)
+		}
+		return fh, nil
+	}
+	return readCloser{io.NewSectionReader(fh, off, length), fh}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// Write implements storage.Backend: temp file, fsync, rename, fsync dir.
+func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
+	dir := s.levelDir(f.Level)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+f.Name()+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temp file in %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", s.path(f), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if !timestamp.IsZero() {
+		_ = os.Chtimes(tmp.Name(), timestamp, timestamp) // a hint only
+	}
+	if err := os.Rename(tmp.Name(), s.path(f)); err != nil {
+		return fmt.Errorf("rename into %s: %w", s.path(f), err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Delete implements storage.Backend.
+func (s *Store) Delete(ctx context.Context, files []storage.FileInfo) error {
+	for _, f := range files {
+		if err := os.Remove(s.path(f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", s.path(f), err)
+		}
+	}
+	return nil
+}

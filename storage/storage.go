@@ -1,0 +1,96 @@
+// Package storage defines the small interface every replica backend
+// implements (a directory, an S3 bucket, ...) and the helpers shared by all
+// of them: error classification and retries.
+//
+// A backend knows nothing about SQLite or the restore plan: it lists, reads
+// byte ranges of, writes and deletes LTX files named by (level, minTXID,
+// maxTXID). Everything above it is backend-agnostic.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/superfly/ltx"
+)
+
+// SnapshotLevel is the level that holds full snapshots (minTXID = 1).
+const SnapshotLevel = 9
+
+// MaxLevel is the highest level a replica may use.
+const MaxLevel = SnapshotLevel
+
+// FileInfo names one LTX file of a replica and what listing tells about it.
+type FileInfo struct {
+	Level   int
+	MinTXID ltx.TXID
+	MaxTXID ltx.TXID
+	Size    int64
+	// ModTime is the storage modification time: a hint only. The commit
+	// time is the LTX header's timestamp.
+	ModTime time.Time
+}
+
+// Name is the file's base name, <minTXID>-<maxTXID>.ltx.
+func (f FileInfo) Name() string { return ltx.FormatFilename(f.MinTXID, f.MaxTXID) }
+
+// String names the file with its level, for errors and logs.
+func (f FileInfo) String() string { return fmt.Sprintf("L%d/%s", f.Level, f.Name()) }
+
+// Backend stores the LTX files of one replica.
+//
+// Implementations must be safe for concurrent use.
+type Backend interface {
+	// List returns the files of level whose MinTXID >= from, ordered by
+	// (MinTXID, MaxTXID). Names that are not LTX file names are ignored.
+	List(ctx context.Context, level int, from ltx.TXID) ([]FileInfo, error)
+
+	// ReadRange opens length bytes of f starting at off; length < 0 reads
+	// to the end of the file. A missing file gives an error matching
+	// ErrNotFound.
+	ReadRange(ctx context.Context, f FileInfo, off, length int64) (io.ReadCloser, error)
+
+	// Write stores the file f from r without buffering it whole in memory.
+	// The file appears atomically: readers never see a partial file.
+	// timestamp is the LTX header's commit time, kept as metadata where the
+	// backend supports it.
+	Write(ctx context.Context, f FileInfo, timestamp time.Time, r io.Reader) error
+
+	// Delete removes files; files already gone are not an error.
+	Delete(ctx context.Context, files []FileInfo) error
+
+	// String is the replica URL, without secrets.
+	String() string
+}
+
+// ErrNotFound is matched (errors.Is) by errors for files that do not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrTransient marks errors worth retrying: timeouts, connection resets,
+// 5xx answers, throttling, short bodies.
+var ErrTransient = errors.New("transient storage error")
+
+// Transient wraps err so that IsTransient reports true for it.
+func Transient(err error) error {
+	if err == nil || errors.Is(err, ErrTransient) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTransient, err)
+}
+
+// IsTransient reports whether err is worth retrying.
+func IsTransient(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// FileKey identifies a file regardless of what listing said about it.
+type FileKey struct {
+	Level            int
+	MinTXID, MaxTXID ltx.TXID
+}
+
+// Key is the file's identity, usable as a map key.
+func (f FileInfo) Key() FileKey { return FileKey{f.Level, f.MinTXID, f.MaxTXID} }
