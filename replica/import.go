@@ -2,91 +2,42 @@ package replica
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
 
-// Import uploads the SQLite database at dbPath as the first snapshot
-// (TXID 1, level 9) of an empty replica. The database is copied with
-// SQLite's backup API, so a writer in another process never makes the
-// snapshot inconsistent.
+// Import uploads the SQLite database file at dbPath as the first snapshot
+// (TXID 1, level 9) of an empty replica. The file must not change while it
+// is read: copy a live database first with dbcopy.Copy, which uses SQLite's
+// backup API. (This package stays free of a SQLite library so that the
+// loadable extension does not link a second copy of SQLite.)
 func (r *Replica) Import(ctx context.Context, dbPath string) (storage.FileInfo, error) {
+	if err := r.CheckEmpty(ctx); err != nil {
+		return storage.FileInfo{}, err
+	}
+	return r.uploadSnapshot(ctx, dbPath)
+}
+
+// CheckEmpty returns an error unless the replica has no LTX files.
+func (r *Replica) CheckEmpty(ctx context.Context) error {
 	files, err := r.Files(ctx)
 	if err != nil {
-		return storage.FileInfo{}, err
+		return err
 	}
 	if len(files) > 0 {
-		return storage.FileInfo{}, fmt.Errorf("%s is not empty (%d LTX files, up to TXID %s): import only into an empty replica",
-			r.Store, len(files), files[len(files)-1].MaxTXID)
-	}
-	tmp, err := os.MkdirTemp("", "strata-import-")
-	if err != nil {
-		return storage.FileInfo{}, err
-	}
-	defer os.RemoveAll(tmp)
-	copyPath := filepath.Join(tmp, "snapshot.db")
-	if err := backupDatabase(ctx, dbPath, copyPath); err != nil {
-		return storage.FileInfo{}, err
-	}
-	return r.uploadSnapshot(ctx, copyPath)
-}
-
-// backupDatabase copies src to dst with the online backup API.
-func backupDatabase(ctx context.Context, src, dst string) error {
-	if _, err := os.Stat(src); err != nil {
-		return fmt.Errorf("database %s: %w", src, err)
-	}
-	srcDB, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
-	if err != nil {
-		return err
-	}
-	defer srcDB.Close()
-	dstDB, err := sql.Open("sqlite3", dst)
-	if err != nil {
-		return err
-	}
-	defer dstDB.Close()
-	srcConn, err := srcDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", src, err)
-	}
-	defer srcConn.Close()
-	dstConn, err := dstDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dst, err)
-	}
-	defer dstConn.Close()
-	return dstConn.Raw(func(d any) error {
-		return srcConn.Raw(func(s any) error {
-			return runBackup(d.(*sqlite3.SQLiteConn), s.(*sqlite3.SQLiteConn), src)
-		})
-	})
-}
-
-func runBackup(dst, src *sqlite3.SQLiteConn, srcName string) error {
-	b, err := dst.Backup("main", src, "main")
-	if err != nil {
-		return fmt.Errorf("back up %s: %w", srcName, err)
-	}
-	for {
-		done, err := b.Step(-1)
-		if err != nil {
-			b.Close()
-			return fmt.Errorf("back up %s (is it a SQLite database?): %w", srcName, err)
+		var last ltx.TXID // files come level by level: the last one listed is not the newest
+		for _, f := range files {
+			last = max(last, f.MaxTXID)
 		}
-		if done {
-			return b.Finish()
-		}
+		return fmt.Errorf("%s is not empty (%d LTX files, up to TXID %s): import only into an empty replica", r.Store, len(files), last)
 	}
+	return nil
 }
 
 // uploadSnapshot encodes a quiescent database file as an LTX snapshot and

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-db/strata/storage"
@@ -108,4 +110,23 @@ func endpoints(files []storage.FileInfo) []storage.FileInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].MaxTXID < out[j].MaxTXID })
 	return out
+}
+
+// ParseTXID accepts 16 hex digits (as in file names), 0x-prefixed hex, or
+// a decimal number.
+func ParseTXID(s string) (ltx.TXID, error) {
+	var v uint64
+	var err error
+	switch {
+	case len(s) == 16:
+		v, err = strconv.ParseUint(s, 16, 64)
+	case strings.HasPrefix(s, "0x"):
+		v, err = strconv.ParseUint(s[2:], 16, 64)
+	default:
+		v, err = strconv.ParseUint(s, 10, 64)
+	}
+	if err != nil || v == 0 {
+		return 0, fmt.Errorf("invalid TXID %q: want a positive decimal number, 0x-prefixed hex or 16 hex digits", s)
+	}
+	return ltx.TXID(v), nil
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-db/strata/internal/dbcopy"
 )
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -12,14 +16,28 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	src := pos[0]
 	r, err := openReplica(ctx, pos[1])
 	if err != nil {
 		return err
 	}
-	f, err := r.Import(ctx, pos[0])
+	if err := r.CheckEmpty(ctx); err != nil {
+		return err
+	}
+	// A consistent copy first: another process may be writing to src.
+	tmp, err := os.MkdirTemp("", "strata-import-")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "imported %s into %s as %s\n", pos[0], r, f)
+	defer os.RemoveAll(tmp)
+	snapshot := filepath.Join(tmp, "snapshot.db")
+	if err := dbcopy.Copy(ctx, src, snapshot); err != nil {
+		return err
+	}
+	f, err := r.Import(ctx, snapshot)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "imported %s into %s as %s\n", src, r, f)
 	return nil
 }

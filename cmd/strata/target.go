@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage/backends"
-	"github.com/superfly/ltx"
 )
 
 func openReplica(ctx context.Context, url string) (*replica.Replica, error) {
@@ -20,25 +17,6 @@ func openReplica(ctx context.Context, url string) (*replica.Replica, error) {
 	return replica.New(store), nil
 }
 
-// parseTXID accepts the 16-hex-digit form used in file names, 0x-prefixed
-// hex, or a decimal number.
-func parseTXID(s string) (ltx.TXID, error) {
-	var v uint64
-	var err error
-	switch {
-	case len(s) == 16:
-		v, err = strconv.ParseUint(s, 16, 64)
-	case strings.HasPrefix(s, "0x"):
-		v, err = strconv.ParseUint(s[2:], 16, 64)
-	default:
-		v, err = strconv.ParseUint(s, 10, 64)
-	}
-	if err != nil || v == 0 {
-		return 0, fmt.Errorf("invalid TXID %q: want a positive decimal number, 0x-prefixed hex or 16 hex digits", s)
-	}
-	return ltx.TXID(v), nil
-}
-
 // parseTarget turns -txid and -timestamp flag values into a Target.
 func parseTarget(txid, timestamp string) (replica.Target, error) {
 	var t replica.Target
@@ -46,7 +24,7 @@ func parseTarget(txid, timestamp string) (replica.Target, error) {
 		return t, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
 	}
 	if txid != "" {
-		id, err := parseTXID(txid)
+		id, err := replica.ParseTXID(txid)
 		if err != nil {
 			return t, fmt.Errorf("%w: -txid: %v", errUsage, err)
 		}

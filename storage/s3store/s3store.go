@@ -1,0 +1,138 @@
+// Package s3store keeps a replica in an S3 bucket (AWS or any S3-compatible
+// server), in Litestream 0.5's S3 layout:
+//
+//	<prefix>/<level as 4 hex digits>/<minTXID>-<maxTXID>.ltx
+//
+// Replica URLs look like
+// s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&force-path-style=true;
+// credentials come from the usual AWS environment.
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// TimestampKey is the user metadata key holding an LTX file's commit time
+// (RFC 3339 with nanoseconds), as Litestream writes it.
+const TimestampKey = "litestream-timestamp"
+
+// Store is a replica under a prefix of a bucket. It is safe for concurrent
+// use.
+type Store struct {
+	loc    location
+	client *s3.Client
+}
+
+// Open returns the store for an s3:// URL.
+func Open(ctx context.Context, u *url.URL) (storage.Backend, error) {
+	return OpenWithOptions(ctx, u)
+}
+
+// OpenWithOptions is Open with extra AWS configuration options, applied
+// after the defaults: e.g. config.WithCredentialsProvider for tests that
+// must not touch the process environment.
+func OpenWithOptions(ctx context.Context, u *url.URL, opts ...func(*config.LoadOptions) error) (*Store, error) {
+	loc, err := parseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(ctx, loc, opts)
+	if err != nil {
+		return nil, err
+	}
+	if loc.endpoint != "" {
+		if err := checkCredentials(ctx, cfg, loc); err != nil {
+			return nil, err
+		}
+	}
+	return &Store{loc: loc, client: newClient(cfg, loc)}, nil
+}
+
+// String is the replica URL, with its endpoint but never credentials.
+func (s *Store) String() string { return s.loc.String() }
+
+// Bucket is the bucket that holds the replica.
+func (s *Store) Bucket() string { return s.loc.bucket }
+
+// Key is the object key of f.
+func (s *Store) Key(f storage.FileInfo) string { return s.loc.levelPrefix(f.Level) + f.Name() }
+
+// Client is the underlying S3 client, for callers that need more than the
+// storage.Backend interface (e.g. tests reading object metadata).
+func (s *Store) Client() *s3.Client { return s.client }
+
+// List implements storage.Backend.
+func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
+	prefix := s.loc.levelPrefix(level)
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.bucket), Prefix: aws.String(prefix)}
+	if from > 1 {
+		// Keys sort by minTXID, so the listing can start just before from
+		// instead of paging through the whole level.
+		in.StartAfter = aws.String(prefix + ltx.FormatFilename(from-1, ^ltx.TXID(0)))
+	}
+	var files []storage.FileInfo
+	for p := s3.NewListObjectsV2Paginator(s.client, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, s.classify(ctx, "list", prefix, err)
+		}
+		for _, obj := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(obj.Key), prefix)
+			minTXID, maxTXID, err := ltx.ParseFilename(name)
+			if err != nil || minTXID < from {
+				continue
+			}
+			files = append(files, storage.FileInfo{
+				Level: level, MinTXID: minTXID, MaxTXID: maxTXID,
+				Size: aws.ToInt64(obj.Size), ModTime: aws.ToTime(obj.LastModified),
+			})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].MinTXID != files[j].MinTXID {
+			return files[i].MinTXID < files[j].MinTXID
+		}
+		return files[i].MaxTXID < files[j].MaxTXID
+	})
+	return files, nil
+}
+
+// ReadRange implements storage.Backend.
+func (s *Store) ReadRange(ctx context.Context, f storage.FileInfo, off, length int64) (io.ReadCloser, error) {
+	if length == 0 {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	key := s.Key(f)
+	in := &s3.GetObjectInput{Bucket: aws.String(s.loc.bucket), Key: aws.String(key)}
+	if rng := byteRange(off, length); rng != "" {
+		in.Range = aws.String(rng)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, s.classify(ctx, "get", key, err)
+	}
+	return &bodyReader{ReadCloser: out.Body, s: s, key: key}, nil
+}
+
+// byteRange is the HTTP Range header for a read; "" means the whole object.
+func byteRange(off, length int64) string {
+	switch {
+	case length < 0 && off <= 0:
+		return ""
+	case length < 0:
+		return fmt.Sprintf("bytes=%d-", off)
+	default:
+		return fmt.Sprintf("bytes=%d-%d", off, off+length-1)
+	}
+}

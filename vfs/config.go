@@ -1,0 +1,109 @@
+package vfs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the process-wide configuration of the strata VFS. URI
+// parameters of a connection override it for that replica.
+type Config struct {
+	// DefaultReplica is used when a connection names no replica= URI
+	// parameter (STRATA_REPLICA_URL).
+	DefaultReplica string
+	// PollInterval is how often new LTX files are looked for
+	// (STRATA_POLL_INTERVAL, default 1s).
+	PollInterval time.Duration
+	// CacheSize bounds the page cache of each replica in bytes
+	// (STRATA_CACHE_SIZE, default 64 MiB; suffixes KiB/MiB/GiB or K/M/G).
+	CacheSize int64
+	// Logger receives the VFS's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPollInterval = time.Second
+	DefaultCacheSize    = 64 << 20
+)
+
+func (c Config) withDefaults() Config {
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// ConfigFromEnv reads STRATA_REPLICA_URL, STRATA_POLL_INTERVAL,
+// STRATA_CACHE_SIZE, STRATA_LOG_LEVEL and STRATA_LOG_FILE. Logs go to
+// STRATA_LOG_FILE, or to stderr when only a level is set; never to stdout.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	var err error
+	c.DefaultReplica = os.Getenv("STRATA_REPLICA_URL")
+	if v := os.Getenv("STRATA_POLL_INTERVAL"); v != "" {
+		if c.PollInterval, err = time.ParseDuration(v); err != nil || c.PollInterval <= 0 {
+			return c, fmt.Errorf("STRATA_POLL_INTERVAL=%q: want a positive duration such as 1s or 500ms", v)
+		}
+	}
+	if v := os.Getenv("STRATA_CACHE_SIZE"); v != "" {
+		if c.CacheSize, err = ParseSize(v); err != nil {
+			return c, fmt.Errorf("STRATA_CACHE_SIZE=%q: %w", v, err)
+		}
+	}
+	c.Logger, err = loggerFromEnv(os.Getenv("STRATA_LOG_LEVEL"), os.Getenv("STRATA_LOG_FILE"))
+	return c, err
+}
+
+func loggerFromEnv(level, file string) (*slog.Logger, error) {
+	if level == "" && file == "" {
+		return nil, nil
+	}
+	var lv slog.Level
+	if level == "" {
+		level = "info"
+	}
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("STRATA_LOG_LEVEL=%q: want debug, info, warn or error", level)
+	}
+	w := io.Writer(os.Stderr)
+	if file != "" {
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("STRATA_LOG_FILE=%q: %w", file, err)
+		}
+		w = f
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// ParseSize parses a byte count such as 67108864, 64MiB, 64M or 1GiB.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid size %q: want a positive number of bytes, optionally with KiB, MiB or GiB", s)
+	}
+	return n * mult, nil
+}

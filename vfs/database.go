@@ -1,0 +1,200 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
+	"github.com/strata-db/strata/storage/backends"
+	"github.com/superfly/ltx"
+	"golang.org/x/sync/errgroup"
+)
+
+// database is the state one process keeps for one replica, shared by every
+// connection that opens it: the replica, the page cache, the latest view
+// and the poller that advances it.
+//
+// mu guards current and refs. The poller goroutine owns the poll cursor
+// fields; it is started by openDatabase and stopped (and waited for) by
+// close when the last connection goes away.
+type database struct {
+	url   string
+	rep   *replica.Replica
+	cache *pageCache
+	log   *slog.Logger
+	cfg   Config
+
+	ctx    context.Context // cancelled by close; bounds every fetch
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	current *view
+	refs    int
+
+	lastPoll atomic.Int64 // unix nanoseconds of the last successful poll
+	indexes  *lru.Cache[storage.FileKey, *replica.FileIndex]
+	past     *lru.Cache[ltx.TXID, *view]
+
+	pollDone chan struct{}
+	l1Next   ltx.TXID // poller-owned: where the next level-1 file starts
+}
+
+// openDatabase plans the latest state of url, indexes it and starts the
+// poller. wait > 0 waits that long for an empty replica to get a file.
+func openDatabase(ctx context.Context, url string, cfg Config, wait time.Duration) (*database, error) {
+	store, err := backends.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	db := &database{url: url, rep: replica.New(store), cfg: cfg, log: cfg.Logger.With("replica", store.String())}
+	db.indexes, _ = lru.New[storage.FileKey, *replica.FileIndex](4096)
+	db.past, _ = lru.New[ltx.TXID, *view](16)
+	files, err := db.waitForFiles(ctx, wait)
+	if err != nil {
+		return nil, err
+	}
+	v, err := db.buildView(ctx, files, replica.Target{})
+	if err != nil {
+		return nil, err
+	}
+	db.current = v
+	db.l1Next = nextL1(files, v.txid)
+	db.lastPoll.Store(time.Now().UnixNano())
+	db.cache = newPageCache(cfg.CacheSize, v.pageSize)
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.pollDone = make(chan struct{})
+	go db.pollLoop()
+	return db, nil
+}
+
+// waitForFiles lists the replica, polling until it has files or wait runs out.
+func (db *database) waitForFiles(ctx context.Context, wait time.Duration) ([]storage.FileInfo, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		files, err := db.rep.Files(ctx)
+		if err != nil || len(files) > 0 {
+			return files, err
+		}
+		if time.Now().After(deadline) {
+			if wait > 0 {
+				return nil, fmt.Errorf("%s: %w (waited %s)", db.rep, replica.ErrEmpty, wait)
+			}
+			return nil, fmt.Errorf("%s: %w (add wait=DURATION to the URI to wait for a first file)", db.rep, replica.ErrEmpty)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(db.cfg.PollInterval, time.Until(deadline)+time.Millisecond)):
+		}
+	}
+}
+
+// buildView plans target from a listing and indexes every planned file.
+func (db *database) buildView(ctx context.Context, files []storage.FileInfo, t replica.Target) (*view, error) {
+	plan, err := db.rep.PlanFiles(ctx, files, t)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := db.indexAll(ctx, plan.Files)
+	if err != nil {
+		return nil, err
+	}
+	return (&view{}).apply(idx)
+}
+
+// indexAll fetches the headers and page indexes of files concurrently,
+// reusing those already fetched.
+func (db *database) indexAll(ctx context.Context, files []storage.FileInfo) ([]*replica.FileIndex, error) {
+	out := make([]*replica.FileIndex, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i, f := range files {
+		if x, ok := db.indexes.Get(f.Key()); ok {
+			out[i] = x
+			continue
+		}
+		g.Go(func() error {
+			x, err := db.rep.Index(gctx, f)
+			if err != nil {
+				return err
+			}
+			db.indexes.Add(f.Key(), x)
+			out[i] = x
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// latest is the newest published view.
+func (db *database) latest() *view {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.current
+}
+
+// viewAt builds (or reuses) the view of a past state.
+func (db *database) viewAt(ctx context.Context, t replica.Target) (*view, error) {
+	if t.TXID != 0 {
+		if v, ok := db.past.Get(t.TXID); ok {
+			return v, nil
+		}
+	}
+	files, err := db.rep.Files(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := db.buildView(ctx, files, t)
+	if err != nil {
+		return nil, err
+	}
+	db.past.Add(v.txid, v)
+	return v, nil
+}
+
+// publish makes next the latest view and evicts the page versions it
+// replaced. Connections that pinned the old view keep reading it; a
+// replaced page they still need is simply fetched again.
+func (db *database) publish(next *view, applied []*replica.FileIndex) {
+	db.mu.Lock()
+	prev := db.current
+	db.current = next
+	db.mu.Unlock()
+	for _, x := range applied {
+		for _, fr := range x.Frames {
+			if old := prev.lookup(fr.Pgno); old.file != nil && old.file != x {
+				db.cache.remove(pageKey{old.file.File.Key(), fr.Pgno})
+			}
+		}
+	}
+	if next.pageSize != prev.pageSize {
+		db.cache.resize(next.pageSize)
+	}
+}
+
+// acquire and release count the connections using db.
+func (db *database) acquire() { db.mu.Lock(); db.refs++; db.mu.Unlock() }
+
+// release drops a reference and reports whether it was the last.
+func (db *database) release() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.refs--
+	return db.refs == 0
+}
+
+// close stops the poller and waits for it.
+func (db *database) close() {
+	db.cancel()
+	<-db.pollDone
+}
+
+// errClosed is returned by reads after the database was closed.
+var errClosed = errors.New("replica closed")

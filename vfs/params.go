@@ -1,0 +1,62 @@
+package vfs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/strata-db/strata/replica"
+)
+
+// params are a connection's URI parameters after validation.
+type params struct {
+	replica      string
+	wait         time.Duration
+	pollInterval time.Duration
+	cacheSize    int64
+	target       replica.Target
+}
+
+// knownParams lists the URI parameters strata reads; SQLite's own
+// (mode, cache, immutable, ...) pass through untouched.
+var knownParams = map[string]bool{"replica": true, "wait": true, "poll_interval": true, "cache_size": true, "time": true, "txid": true}
+
+func parseParams(raw map[string]string, cfg Config) (params, error) {
+	p := params{replica: raw["replica"]}
+	if p.replica == "" {
+		p.replica = cfg.DefaultReplica
+	}
+	if p.replica == "" {
+		return p, fmt.Errorf("no replica: add replica=URL to the URI or set STRATA_REPLICA_URL")
+	}
+	var err error
+	if v, ok := raw["wait"]; ok {
+		if p.wait, err = time.ParseDuration(v); err != nil || p.wait < 0 {
+			return p, fmt.Errorf("URI parameter wait=%q: want a duration such as 30s", v)
+		}
+	}
+	if v, ok := raw["poll_interval"]; ok {
+		if p.pollInterval, err = time.ParseDuration(v); err != nil || p.pollInterval <= 0 {
+			return p, fmt.Errorf("URI parameter poll_interval=%q: want a positive duration such as 1s", v)
+		}
+	}
+	if v, ok := raw["cache_size"]; ok {
+		if p.cacheSize, err = ParseSize(v); err != nil {
+			return p, fmt.Errorf("URI parameter cache_size: %w", err)
+		}
+	}
+	if v, ok := raw["txid"]; ok {
+		if p.target.TXID, err = replica.ParseTXID(v); err != nil {
+			return p, fmt.Errorf("URI parameter txid: %w", err)
+		}
+	}
+	if v, ok := raw["time"]; ok {
+		t, latest, err := ParseTime(v, time.Now())
+		if err != nil {
+			return p, fmt.Errorf("URI parameter time: %w", err)
+		}
+		if !latest {
+			p.target.Time = t
+		}
+	}
+	return p, nil
+}

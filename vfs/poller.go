@@ -1,0 +1,109 @@
+package vfs
+
+import (
+	"context"
+	"time"
+
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// pollLoop advances db.current every PollInterval until db is closed.
+func (db *database) pollLoop() {
+	defer close(db.pollDone)
+	t := time.NewTicker(db.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := db.poll(db.ctx); err != nil && db.ctx.Err() == nil {
+			db.log.Warn("poll failed; readers keep the current state", "err", err)
+		}
+	}
+}
+
+// poll lists level 0 and level 1 after the current TXID, chains the files
+// that extend it without a gap, and publishes the new view.
+func (db *database) poll(ctx context.Context) error {
+	cur := db.latest()
+	l0, err := db.rep.List(ctx, 0, cur.txid+1)
+	if err != nil {
+		return err
+	}
+	l1, err := db.rep.List(ctx, 1, db.l1Next)
+	if err != nil {
+		return err
+	}
+	db.lastPoll.Store(time.Now().UnixNano())
+	files := extend(cur.txid, l0, l1)
+	if len(files) == 0 {
+		return nil
+	}
+	idx, err := db.indexAll(ctx, files)
+	if err != nil {
+		return err
+	}
+	next, err := cur.apply(idx)
+	if err != nil {
+		return err
+	}
+	db.publish(next, idx)
+	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
+	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
+	return nil
+}
+
+// extend chains files that continue txid: level-0 files while they are
+// contiguous, and a level-1 file covering the next TXID when level 0 has a
+// gap (its files were compacted away). A level-1 file may start before
+// txid+1: its pages are then at least as new as the ones it overlaps.
+func extend(txid ltx.TXID, l0, l1 []storage.FileInfo) []storage.FileInfo {
+	var out []storage.FileInfo
+	for {
+		f, ok := following(txid, l0)
+		if !ok {
+			if f, ok = following(txid, l1); !ok {
+				return out
+			}
+		}
+		out = append(out, f)
+		txid = f.MaxTXID
+	}
+}
+
+// following finds the file that covers txid+1 and goes past txid.
+func following(txid ltx.TXID, files []storage.FileInfo) (storage.FileInfo, bool) {
+	var best storage.FileInfo
+	found := false
+	for _, f := range files {
+		if f.MinTXID <= txid+1 && f.MaxTXID > txid && (!found || f.MaxTXID > best.MaxTXID) {
+			best, found = f, true
+		}
+	}
+	return best, found
+}
+
+// nextL1 is where the level-1 listing should start so that it still finds
+// the file covering txid+1: just after the last level-1 file ending at or
+// before txid (level-1 files tile the TXIDs in order).
+func nextL1(files []storage.FileInfo, txid ltx.TXID) ltx.TXID {
+	var next ltx.TXID
+	for _, f := range files {
+		if f.Level == 1 && f.MaxTXID <= txid && f.MaxTXID+1 > next {
+			next = f.MaxTXID + 1
+		}
+	}
+	return next
+}
+
+// lag is the time since the last successful poll, or -1 if none.
+func (db *database) lag() time.Duration {
+	n := db.lastPoll.Load()
+	if n == 0 {
+		return -1
+	}
+	return time.Since(time.Unix(0, n))
+}

@@ -1,0 +1,93 @@
+package vfs
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/psanford/sqlite3vfs"
+	"github.com/strata-db/strata/replica"
+)
+
+// FileControl implements sqlite3vfs.FileController: the strata_* pragmas.
+// Other pragmas are SQLite's own (NotFound hands them back).
+func (f *file) FileControl(op int, name string, value *string) (*string, error) {
+	res, err := f.pragma(strings.ToLower(name), value)
+	if err == errNotOurs {
+		return nil, sqlite3vfs.NotFoundError
+	}
+	if err != nil {
+		f.vfs.cfg.Logger.Warn("pragma failed", "pragma", name, "err", err)
+		setPragmaError(err.Error())
+		return nil, sqlite3vfs.GenericError
+	}
+	return &res, nil
+}
+
+var errNotOurs = fmt.Errorf("not a strata pragma")
+
+func (f *file) pragma(name string, value *string) (string, error) {
+	switch name {
+	case "strata_time":
+		if value != nil {
+			return f.SetTime(*value)
+		}
+		return f.Time(), nil
+	case "strata_txid":
+		if value != nil {
+			return "", fmt.Errorf("strata_txid is read-only; use PRAGMA strata_time or the txid= URI parameter to look at a past state")
+		}
+		return f.TXID(), nil
+	case "strata_lag":
+		if value != nil {
+			return "", fmt.Errorf("strata_lag is read-only")
+		}
+		return f.Lag(), nil
+	}
+	return "", errNotOurs
+}
+
+// Time is the moment the connection looks at: 'latest' when it follows new
+// commits, else the requested time (RFC 3339) or the TXID it was opened at.
+func (f *file) Time() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case !f.target.Time.IsZero():
+		return f.target.Time.UTC().Format(time.RFC3339Nano)
+	case f.target.TXID != 0 && f.past != nil:
+		return f.past.time.Format(time.RFC3339Nano)
+	default:
+		return "latest"
+	}
+}
+
+// SetTime moves the connection to a past moment, or back to 'latest'. It
+// takes effect at the connection's next read transaction.
+func (f *file) SetTime(value string) (string, error) {
+	t, latest, err := ParseTime(value, time.Now())
+	if err != nil {
+		return "", fmt.Errorf("strata_time: %w", err)
+	}
+	target := replica.Target{}
+	if !latest {
+		target.Time = t
+	}
+	if err := f.travel(target); err != nil {
+		return "", fmt.Errorf("strata_time = %q: %w", value, err)
+	}
+	return f.Time(), nil
+}
+
+// TXID is the TXID the connection views, as 16 hex digits.
+func (f *file) TXID() string { return f.current().txid.String() }
+
+// Lag is the seconds since the replica's last successful poll, or -1.
+func (f *file) Lag() string {
+	d := f.db.lag()
+	if d < 0 {
+		return "-1"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
+}

@@ -1,0 +1,198 @@
+// Package vfs is the strata SQLite VFS: it serves a replica's pages to
+// SQLite from a page cache filled by range reads, follows new commits with
+// a poller, and lets each connection look at a past state.
+//
+// Read path: file.go (a connection's main database file) → fetch.go (cache,
+// single-flight, read-ahead) → replica.Replica (range reads). Shared state
+// per replica: database.go. Following new commits: poller.go. Immutable
+// page indexes: view.go. Per-connection pragmas: pragma.go.
+package vfs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/psanford/sqlite3vfs"
+)
+
+// Name is the name the VFS is registered under.
+const Name = "strata"
+
+// VFS implements sqlite3vfs.VFS. It keeps one database per replica URL,
+// shared by every connection that opens it.
+//
+// mu guards dbs; it is held while a replica is first opened so that
+// concurrent connections to one replica never build it twice.
+type VFS struct {
+	cfg Config
+
+	mu          sync.Mutex
+	dbs         map[string]*database
+	lastOpenErr error
+}
+
+// registered is the process's VFS: SQLite keeps VFSes by name for the life
+// of the process, so registration happens once.
+var (
+	registerOnce sync.Once
+	registered   *VFS
+	registerErr  error
+)
+
+// Register registers the strata VFS with SQLite (once per process; later
+// calls return the first VFS and ignore cfg).
+func Register(cfg Config) (*VFS, error) {
+	registerOnce.Do(func() {
+		v := &VFS{cfg: cfg.withDefaults(), dbs: make(map[string]*database)}
+		if registerErr = sqlite3vfs.RegisterVFS(Name, v); registerErr != nil {
+			return
+		}
+		if registerErr = wrapPragmaErrors(Name); registerErr == nil {
+			registered = v
+		}
+	})
+	return registered, registerErr
+}
+
+// OpenURI implements sqlite3vfs.URIOpener.
+func (v *VFS) OpenURI(name string, params map[string]string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3vfs.OpenFlag, error) {
+	if flags&sqlite3vfs.OpenMainDB == 0 {
+		return openLocal(name, flags)
+	}
+	f, err := v.openMain(name, params)
+	if err != nil {
+		v.cfg.Logger.Error("open failed", "name", name, "err", err)
+		v.setOpenError(err)
+		return nil, 0, sqlite3vfs.CantOpenError
+	}
+	return f, sqlite3vfs.OpenReadOnly | sqlite3vfs.OpenMainDB, nil
+}
+
+// Open implements sqlite3vfs.VFS for callers without URI parameters.
+func (v *VFS) Open(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3vfs.OpenFlag, error) {
+	return v.OpenURI(name, nil, flags)
+}
+
+func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
+	p, err := parseParams(params, v.cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := v.acquire(p)
+	if err != nil {
+		return nil, err
+	}
+	f := &file{db: db, vfs: v, name: name}
+	if !p.target.IsLatest() {
+		if err := f.travel(p.target); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// acquire returns the shared database of a replica, opening it first if
+// no connection has it open.
+func (v *VFS) acquire(p params) (*database, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if db, ok := v.dbs[p.replica]; ok {
+		db.acquire()
+		return db, nil
+	}
+	cfg := v.cfg
+	if p.pollInterval > 0 {
+		cfg.PollInterval = p.pollInterval
+	}
+	if p.cacheSize > 0 {
+		cfg.CacheSize = p.cacheSize
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+p.wait)
+	defer cancel()
+	db, err := openDatabase(ctx, p.replica, cfg, p.wait)
+	if err != nil {
+		return nil, err
+	}
+	db.acquire()
+	v.dbs[p.replica] = db
+	return db, nil
+}
+
+// releaseDB drops a connection's reference; the last one closes the
+// replica's state and stops its poller.
+func (v *VFS) releaseDB(db *database) {
+	v.mu.Lock()
+	last := db.release()
+	if last {
+		delete(v.dbs, db.url)
+	}
+	v.mu.Unlock()
+	if last {
+		db.close()
+	}
+}
+
+// Delete implements sqlite3vfs.VFS for the local side files.
+func (v *VFS) Delete(name string, dirSync bool) error {
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return sqlite3vfs.IOError
+	}
+	return nil
+}
+
+// Access implements sqlite3vfs.VFS. Only local side files (journals) can
+// exist; the replica itself is never a local file.
+func (v *VFS) Access(name string, flags sqlite3vfs.AccessFlag) (bool, error) {
+	_, err := os.Stat(name)
+	return err == nil, nil
+}
+
+// FullPathname implements sqlite3vfs.VFS. Names of replica databases are
+// labels; making them absolute keeps journal names unique per directory.
+func (v *VFS) FullPathname(name string) string {
+	if abs, err := filepath.Abs(name); err == nil {
+		return abs
+	}
+	return name
+}
+
+// Stats describes one open replica, for tests, benchmarks and `strata`.
+type Stats struct {
+	TXID               string
+	CacheHits, Misses  int64
+	CacheEntries       int
+	LastPollAgeSeconds float64
+}
+
+// Stats returns the state of the replica at url, if a connection has it open.
+func (v *VFS) Stats(url string) (Stats, bool) {
+	v.mu.Lock()
+	db, ok := v.dbs[url]
+	v.mu.Unlock()
+	if !ok {
+		return Stats{}, false
+	}
+	h, m, n := db.cache.stats()
+	return Stats{TXID: db.latest().txid.String(), CacheHits: h, Misses: m, CacheEntries: n, LastPollAgeSeconds: db.lag().Seconds()}, true
+}
+
+// setOpenError remembers why the last open failed: SQLite reports only
+// "unable to open database file", so callers ask LastOpenError for the
+// reason.
+func (v *VFS) setOpenError(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lastOpenErr = err
+}
+
+// LastOpenError is the reason the most recent failed open failed.
+func (v *VFS) LastOpenError() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastOpenErr
+}
