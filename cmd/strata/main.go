@@ -26,6 +26,8 @@ func commands() map[string]command {
 		"restore": {"materialize a replica into a local SQLite file", runRestore},
 		"import":  {"upload an existing SQLite database as the first snapshot of an empty replica", runImport},
 		"ls":      {"list the LTX files of a replica, per level", runLs},
+		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
+		"shell":   {"interactive SQL prompt on a replica", runShell},
 	}
 }
 
