@@ -2,7 +2,6 @@ package vfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -159,12 +158,17 @@ func (db *database) viewAt(ctx context.Context, t replica.Target) (*view, error)
 	return v, nil
 }
 
-// publish makes next the latest view and evicts the page versions it
-// replaced. Connections that pinned the old view keep reading it; a
-// replaced page they still need is simply fetched again.
-func (db *database) publish(next *view, applied []*replica.FileIndex) {
+// publish makes next the latest view, if prev still is (else it reports
+// false: someone published first, and the caller's work is stale), and
+// evicts the page versions the applied files replaced. Connections that
+// pinned the old view keep reading it; a replaced page they still need is
+// simply fetched again.
+func (db *database) publish(prev, next *view, applied []*replica.FileIndex) bool {
 	db.mu.Lock()
-	prev := db.current
+	if db.current != prev {
+		db.mu.Unlock()
+		return false
+	}
 	db.current = next
 	db.mu.Unlock()
 	for _, x := range applied {
@@ -177,6 +181,22 @@ func (db *database) publish(next *view, applied []*replica.FileIndex) {
 	if next.pageSize != prev.pageSize {
 		db.cache.resize(next.pageSize)
 	}
+	return true
+}
+
+// replan rebuilds v, whose files compaction has deleted, at the same TXID
+// from a fresh listing. If v is still the latest view, the rebuilt one
+// replaces it, so later reads stop paying for the missing file.
+func (db *database) replan(ctx context.Context, v *view) (*view, error) {
+	if cached, ok := db.past.Peek(v.txid); ok && cached == v {
+		db.past.Remove(v.txid) // else viewAt would hand back the stale view
+	}
+	fresh, err := db.viewAt(ctx, replica.Target{TXID: v.txid})
+	if err != nil {
+		return nil, err
+	}
+	db.publish(v, fresh, nil)
+	return fresh, nil
 }
 
 // acquire and release count the connections using db.
@@ -195,6 +215,3 @@ func (db *database) close() {
 	db.cancel()
 	<-db.pollDone
 }
-
-// errClosed is returned by reads after the database was closed.
-var errClosed = errors.New("replica closed")

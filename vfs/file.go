@@ -135,13 +135,16 @@ func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, erro
 		return page, err
 	}
 	f.db.log.Info("file gone (compacted?); re-planning", "txid", v.txid, "err", err)
-	fresh, perr := f.db.viewAt(ctx, replica.Target{TXID: v.txid})
+	fresh, perr := f.db.replan(ctx, v)
 	if perr != nil {
 		return nil, fmt.Errorf("%w; re-plan: %w", err, perr)
 	}
 	f.mu.Lock()
 	if f.pinned == v {
 		f.pinned = fresh
+	}
+	if f.past == v {
+		f.past = fresh
 	}
 	f.mu.Unlock()
 	return f.db.page(ctx, fresh, pgno, window)

@@ -16,10 +16,6 @@ type params struct {
 	target       replica.Target
 }
 
-// knownParams lists the URI parameters strata reads; SQLite's own
-// (mode, cache, immutable, ...) pass through untouched.
-var knownParams = map[string]bool{"replica": true, "wait": true, "poll_interval": true, "cache_size": true, "time": true, "txid": true}
-
 func parseParams(raw map[string]string, cfg Config) (params, error) {
 	p := params{replica: raw["replica"]}
 	if p.replica == "" {

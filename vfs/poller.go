@@ -50,7 +50,9 @@ func (db *database) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db.publish(next, idx)
+	if !db.publish(cur, next, idx) {
+		return nil // the view was re-planned meanwhile; the next tick retries
+	}
 	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
 	return nil

@@ -25,14 +25,24 @@ const Name = "strata"
 // VFS implements sqlite3vfs.VFS. It keeps one database per replica URL,
 // shared by every connection that opens it.
 //
-// mu guards dbs; it is held while a replica is first opened so that
-// concurrent connections to one replica never build it twice.
+// mu guards dbs and lastOpenErr. It is never held across I/O: a replica
+// being opened has an entry whose ready channel later connections to the
+// same replica wait on, so one replica is never built twice and a slow
+// open blocks nobody else.
 type VFS struct {
 	cfg Config
 
 	mu          sync.Mutex
-	dbs         map[string]*database
+	dbs         map[string]*entry
 	lastOpenErr error
+}
+
+// entry is one replica's slot in the VFS: db is set, or err, when ready is
+// closed.
+type entry struct {
+	ready chan struct{}
+	db    *database
+	err   error
 }
 
 // registered is the process's VFS: SQLite keeps VFSes by name for the life
@@ -47,7 +57,7 @@ var (
 // calls return the first VFS and ignore cfg).
 func Register(cfg Config) (*VFS, error) {
 	registerOnce.Do(func() {
-		v := &VFS{cfg: cfg.withDefaults(), dbs: make(map[string]*database)}
+		v := &VFS{cfg: cfg.withDefaults(), dbs: make(map[string]*entry)}
 		if registerErr = sqlite3vfs.RegisterVFS(Name, v); registerErr != nil {
 			return
 		}
@@ -100,11 +110,44 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 // no connection has it open.
 func (v *VFS) acquire(p params) (*database, error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if db, ok := v.dbs[p.replica]; ok {
-		db.acquire()
-		return db, nil
+	for {
+		e, ok := v.dbs[p.replica]
+		if !ok {
+			break
+		}
+		if e.db != nil {
+			e.db.acquire()
+			v.mu.Unlock()
+			return e.db, nil
+		}
+		v.mu.Unlock()
+		<-e.ready
+		if e.err != nil {
+			return nil, e.err
+		}
+		v.mu.Lock()
 	}
+	e := &entry{ready: make(chan struct{})}
+	v.dbs[p.replica] = e
+	v.mu.Unlock()
+
+	db, err := v.open(p)
+	v.mu.Lock()
+	if err != nil {
+		delete(v.dbs, p.replica)
+		e.err = err
+	} else {
+		db.acquire()
+		e.db = db
+	}
+	v.mu.Unlock()
+	close(e.ready)
+	return db, err
+}
+
+// open builds a replica's shared state; URI parameters of the first
+// connection set its poll interval and cache size.
+func (v *VFS) open(p params) (*database, error) {
 	cfg := v.cfg
 	if p.pollInterval > 0 {
 		cfg.PollInterval = p.pollInterval
@@ -114,13 +157,7 @@ func (v *VFS) acquire(p params) (*database, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+p.wait)
 	defer cancel()
-	db, err := openDatabase(ctx, p.replica, cfg, p.wait)
-	if err != nil {
-		return nil, err
-	}
-	db.acquire()
-	v.dbs[p.replica] = db
-	return db, nil
+	return openDatabase(ctx, p.replica, cfg, p.wait)
 }
 
 // releaseDB drops a connection's reference; the last one closes the
@@ -129,7 +166,9 @@ func (v *VFS) releaseDB(db *database) {
 	v.mu.Lock()
 	last := db.release()
 	if last {
-		delete(v.dbs, db.url)
+		if e, ok := v.dbs[db.url]; ok && e.db == db {
+			delete(v.dbs, db.url)
+		}
 	}
 	v.mu.Unlock()
 	if last {
@@ -172,9 +211,13 @@ type Stats struct {
 // Stats returns the state of the replica at url, if a connection has it open.
 func (v *VFS) Stats(url string) (Stats, bool) {
 	v.mu.Lock()
-	db, ok := v.dbs[url]
+	e, ok := v.dbs[url]
+	var db *database
+	if ok {
+		db = e.db
+	}
 	v.mu.Unlock()
-	if !ok {
+	if db == nil {
 		return Stats{}, false
 	}
 	h, m, n := db.cache.stats()

@@ -47,14 +47,21 @@ func (v *view) size() int64 { return int64(v.commit) * int64(v.pageSize) }
 
 // apply returns a new view with the files applied in order. A page only
 // ever moves forward in time: a file older than the version a page already
-// has (a compacted file listed late) leaves that page alone. A file that
-// shrinks the database drops pages above its Commit but keeps the rest.
+// has leaves that page alone, and a file older than the view itself (a
+// compacted file listed late) is skipped whole. A file that shrinks the
+// database drops pages above its Commit but keeps the rest.
 func (v *view) apply(files []*replica.FileIndex) (*view, error) {
 	next := &view{txid: v.txid, pageSize: v.pageSize, commit: v.commit, time: v.time}
 	next.chunks = append([][]pageLoc(nil), v.chunks...)
 	copied := make(map[uint32]bool)
 	for _, x := range files {
 		h := x.Header
+		if h.MaxTXID < next.txid {
+			// A compacted file listed late holds a past state: its pages
+			// are no newer than the view's, and its Commit and page size
+			// are history (applying them would undo a later growth).
+			continue
+		}
 		if next.pageSize != 0 && h.PageSize != next.pageSize && !coversAll(x) {
 			return nil, fmt.Errorf("%s changes the page size from %d to %d without rewriting every page", x.File, next.pageSize, h.PageSize)
 		}

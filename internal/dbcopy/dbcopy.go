@@ -59,4 +59,3 @@ func runBackup(dst, src *sqlite3.SQLiteConn, srcName string) error {
 		}
 	}
 }
-

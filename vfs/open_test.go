@@ -1,0 +1,217 @@
+package vfs_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/internal/fixture"
+	"github.com/strata-db/strata/internal/ltxtest"
+	"github.com/strata-db/strata/replica"
+)
+
+// openErr opens a replica and runs a query, expecting the open to fail; it
+// returns the VFS's reason for the failure.
+func openErr(t *testing.T, replicaURL string, params ...string) error {
+	t.Helper()
+	db := open(t, replicaURL, params...)
+	if _, err := tryScalar[int](db, `select 1`); err == nil {
+		t.Fatalf("open %s %v succeeded", replicaURL, params)
+	}
+	err := strata.LastOpenError()
+	if err == nil {
+		t.Fatal("open failed but LastOpenError is nil")
+	}
+	return err
+}
+
+// A replica with no files cannot be opened read-only: the open fails at
+// once and says how to wait, unless the URI asks to wait for a first file.
+func TestEmptyReplica(t *testing.T) {
+	t.Run("fails at once", func(t *testing.T) {
+		start := time.Now()
+		err := openErr(t, "file://"+t.TempDir())
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("failing took %s", took)
+		}
+		if !errors.Is(err, replica.ErrEmpty) || !strings.Contains(err.Error(), "wait=") {
+			t.Errorf("error %q: want replica.ErrEmpty and a hint about wait=", err)
+		}
+	})
+
+	t.Run("waits in vain", func(t *testing.T) {
+		start := time.Now()
+		err := openErr(t, "file://"+t.TempDir(), "wait", "300ms")
+		if took := time.Since(start); took < 300*time.Millisecond {
+			t.Errorf("gave up after %s, want 300ms", took)
+		}
+		if !errors.Is(err, replica.ErrEmpty) || !strings.Contains(err.Error(), "waited 300ms") {
+			t.Errorf("error %q: want replica.ErrEmpty saying how long it waited", err)
+		}
+	})
+
+	t.Run("a file appears within the wait", func(t *testing.T) {
+		w, url := newReplica(t)
+		if _, err := w.DB().Exec(`create table t(x); insert into t values (42)`); err != nil {
+			t.Fatal(err)
+		}
+		db := open(t, url, "wait", "2s")
+		uploaded := make(chan error, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond) // the replica stays empty a while
+			_, err := w.TryCommit()
+			uploaded <- err
+		}()
+		defer func() {
+			if err := <-uploaded; err != nil {
+				t.Error(err)
+			}
+		}()
+		start := time.Now()
+		if got := scalar[int](t, db, `select x from t`); got != 42 {
+			t.Errorf("x = %d, want 42", got)
+		}
+		if took := time.Since(start); took < 300*time.Millisecond || took > 2*time.Second {
+			t.Errorf("open took %s; want after the file appeared (300ms) and within the wait (2s)", took)
+		}
+	})
+}
+
+// Bad URI parameters and unreachable targets fail the open with a reason
+// that names the culprit.
+func TestOpenErrors(t *testing.T) {
+	dir := fixture.ReplicaDir(t)
+	for _, tc := range []struct {
+		params []string
+		want   string
+	}{
+		{[]string{"wait", "forever"}, `wait="forever"`},
+		{[]string{"poll_interval", "0s"}, `poll_interval="0s"`},
+		{[]string{"cache_size", "lots"}, `"lots"`},
+		{[]string{"txid", "zz"}, `"zz"`},
+		{[]string{"txid", "0"}, `invalid TXID "0"`},
+		{[]string{"txid", "1000"}, "unreachable"},
+		{[]string{"time", "yesterday-ish"}, `"yesterday-ish"`},
+		{[]string{"time", "2000-01-01T00:00:00Z"}, "before the first transaction"},
+		{[]string{"time", "10000 days ago"}, "before the first transaction"},
+	} {
+		t.Run(strings.Join(tc.params, "="), func(t *testing.T) {
+			if err := openErr(t, dir, tc.params...); !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("no replica", func(t *testing.T) {
+		if err := openErr(t, ""); !strings.Contains(err.Error(), "replica=") {
+			t.Errorf("error %q does not say how to name a replica", err)
+		}
+	})
+	t.Run("unknown scheme", func(t *testing.T) {
+		if err := openErr(t, "ftp://example.com/x"); !strings.Contains(err.Error(), `"ftp"`) {
+			t.Errorf("error %q does not name the scheme", err)
+		}
+	})
+}
+
+// Ten connections to one replica share one state: one index, one cache,
+// one poller. A page one connection fetched is a cache hit for the others;
+// a commit one connection sees, all see at once; and the state goes away
+// with the last connection.
+func TestConnectionsShareOneState(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	fill(t, w, 500)
+	db := open(t, url)
+	db.SetMaxOpenConns(10)
+
+	first := conn(t, db)
+	want := summary(t, first)
+	goroutines := runtime.NumGoroutine()
+	s1, ok := strata.Stats(url)
+	if !ok {
+		t.Fatalf("no state for %s", url)
+	}
+	conns := []querier{first}
+	for range 9 {
+		c := conn(t, db)
+		if got := summary(t, c); got != want {
+			t.Fatalf("another connection reads %.60s, want %.60s", got, want)
+		}
+		conns = append(conns, c)
+	}
+	s2, _ := strata.Stats(url)
+	t.Logf("first scan: %d misses; nine more connections: %d more misses, %d more hits", s1.Misses, s2.Misses-s1.Misses, s2.CacheHits-s1.CacheHits)
+	if s2.Misses != s1.Misses {
+		t.Errorf("nine more connections fetched %d pages again: they do not share the cache", s2.Misses-s1.Misses)
+	}
+	if extra := runtime.NumGoroutine() - goroutines; extra >= 9 {
+		t.Errorf("nine more connections started %d goroutines: one poller each?", extra)
+	}
+
+	w.Exec(`insert into t(v) values ('new')`)
+	eventually(t, 2*time.Second, func() (bool, string) {
+		n := scalar[int](t, conns[0], `select count(*) from t`)
+		return n == 501, fmt.Sprintf("count = %d, want 501", n)
+	})
+	for i, c := range conns {
+		if n := scalar[int](t, c, `select count(*) from t`); n != 501 {
+			t.Errorf("connection %d: count = %d right after connection 0 saw 501", i, n)
+		}
+	}
+
+	for _, c := range conns {
+		c.(interface{ Close() error }).Close()
+	}
+	db.Close()
+	if _, ok := strata.Stats(url); ok {
+		t.Error("the replica's state outlived its last connection")
+	}
+}
+
+// The page cache is bounded in bytes: scanning a table far larger than
+// the cache keeps at most cache_size / page_size pages.
+func TestCacheIsBounded(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	fill(t, w, 2000)
+	db := open(t, url, "cache_size", "100KiB")
+	sameAsLocal(t, w, db)
+	checkIntegrity(t, db)
+	s, _ := strata.Stats(url)
+	pages := scalar[int](t, db, `pragma page_count`)
+	t.Logf("%d-page database, 100 KiB cache: %d pages cached, %d hits, %d misses", pages, s.CacheEntries, s.CacheHits, s.Misses)
+	if s.CacheEntries > 100<<10/4096 {
+		t.Errorf("cache holds %d pages of 4 KiB, over its 100 KiB bound", s.CacheEntries)
+	}
+}
+
+// Page sizes from 512 to 65536 bytes come from the LTX headers; the first
+// file may be a level-0 file or a level-9 snapshot.
+func TestPageSizesAndSnapshotLevels(t *testing.T) {
+	for _, tc := range []struct {
+		pageSize, level int
+	}{{512, 0}, {1024, 9}, {4096, 9}, {8192, 0}, {65536, 0}} {
+		t.Run(fmt.Sprintf("%d-byte pages, snapshot at L%d", tc.pageSize, tc.level), func(t *testing.T) {
+			w, url := newReplica(t, ltxtest.SnapshotLevel(tc.level))
+			if _, err := w.DB().Exec(fmt.Sprintf(`pragma page_size = %d; create table t(id integer primary key, v text)`, tc.pageSize)); err != nil {
+				t.Fatal(err)
+			}
+			w.Snapshot()
+			fill(t, w, 300)
+			db := open(t, url)
+			if got := scalar[int](t, db, `pragma page_size`); got != tc.pageSize {
+				t.Errorf("page_size = %d, want %d", got, tc.pageSize)
+			}
+			sameAsLocal(t, w, db)
+			checkIntegrity(t, db)
+			w.Exec(`delete from t where id % 2 = 0`)
+			eventually(t, 2*time.Second, func() (bool, string) {
+				got, want := summary(t, db), summary(t, w.DB())
+				return got == want, "after a delete: " + got[:20]
+			})
+		})
+	}
+}
