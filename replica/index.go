@@ -53,8 +53,16 @@ func tailGuess(size int64) int64 {
 // request; a large one a header read and a tail read made concurrently, and
 // a third only if the index is larger than the guessed tail.
 func (r *Replica) Index(ctx context.Context, f storage.FileInfo) (*FileIndex, error) {
+	x, _, err := r.IndexAndData(ctx, f)
+	return x, err
+}
+
+// IndexAndData is Index that also returns the whole file when it was small
+// enough to be read whole anyway (nil otherwise), so that a caller can keep
+// its pages without fetching them again.
+func (r *Replica) IndexAndData(ctx context.Context, f storage.FileInfo) (*FileIndex, []byte, error) {
 	if f.Size < ltx.HeaderSize+indexFooterSize {
-		return nil, r.corrupt(f, fmt.Errorf("file is %d bytes, too small for an LTX file", f.Size))
+		return nil, nil, r.corrupt(f, fmt.Errorf("file is %d bytes, too small for an LTX file", f.Size))
 	}
 	tailLen := tailGuess(f.Size)
 	var head, tail []byte
@@ -66,28 +74,32 @@ func (r *Replica) Index(ctx context.Context, f storage.FileInfo) (*FileIndex, er
 		head, tail, err = r.readHeadAndTail(ctx, f, tailLen)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hdr, err := r.parseHeader(f, head)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	indexLen := int64(binary.BigEndian.Uint64(tail[len(tail)-indexFooterSize:]))
 	if indexLen <= 0 || indexLen > f.Size-ltx.HeaderSize-indexFooterSize {
-		return nil, r.corrupt(f, fmt.Errorf("page index size %d out of range", indexLen))
+		return nil, nil, r.corrupt(f, fmt.Errorf("page index size %d out of range", indexLen))
 	}
 	need := indexLen + indexFooterSize
 	if need > int64(len(tail)) {
 		if tail, err = r.ReadAt(ctx, f, f.Size-need, need); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	raw := tail[int64(len(tail))-need : int64(len(tail))-ltx.TrailerSize] // entries, end marker, size field
 	frames, err := parseFrames(raw, f.Size, hdr)
 	if err != nil {
-		return nil, r.corrupt(f, err)
+		return nil, nil, r.corrupt(f, err)
 	}
-	return &FileIndex{File: f, Header: hdr, Frames: frames}, nil
+	var whole []byte
+	if tailLen == f.Size {
+		whole = head
+	}
+	return &FileIndex{File: f, Header: hdr, Frames: frames}, whole, nil
 }
 
 func (r *Replica) readHeadAndTail(ctx context.Context, f storage.FileInfo, tailLen int64) (head, tail []byte, err error) {
@@ -108,6 +120,9 @@ func (r *Replica) readHeadAndTail(ctx context.Context, f storage.FileInfo, tailL
 func (r *Replica) ParsedHeader(ctx context.Context, f storage.FileInfo) (ltx.Header, error) {
 	if h, ok := r.cachedHeader(f); ok {
 		return h, nil
+	}
+	if f.Size < ltx.HeaderSize { // a short read would otherwise be retried as transient
+		return ltx.Header{}, r.corrupt(f, fmt.Errorf("file is %d bytes, too small for an LTX header", f.Size))
 	}
 	b, err := r.ReadAt(ctx, f, 0, ltx.HeaderSize)
 	if err != nil {

@@ -63,6 +63,9 @@ func (c *pageCache) get(k pageKey) ([]byte, bool) {
 
 func (c *pageCache) contains(k pageKey) bool { return c.lru.Contains(k) }
 
+// add caches a page obtained without a claim (warming).
+func (c *pageCache) add(k pageKey, page []byte) { c.lru.Add(k, page) }
+
 func (c *pageCache) remove(k pageKey) { c.lru.Remove(k) }
 
 // claim registers a fetch of k by the caller. It returns (nil, true) when

@@ -25,6 +25,11 @@ type Config struct {
 	CacheSize int64
 	// Logger receives the VFS's logs; nil discards them.
 	Logger *slog.Logger
+	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
+	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
+	// built without URI filenames): every database they open is then a
+	// replica, named by STRATA_REPLICA_URL.
+	Default bool
 }
 
 // Defaults for Config fields left zero.
@@ -46,13 +51,18 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigFromEnv reads STRATA_REPLICA_URL, STRATA_POLL_INTERVAL,
+// ConfigFromEnv reads STRATA_REPLICA_URL, STRATA_DEFAULT_VFS, STRATA_POLL_INTERVAL,
 // STRATA_CACHE_SIZE, STRATA_LOG_LEVEL and STRATA_LOG_FILE. Logs go to
 // STRATA_LOG_FILE, or to stderr when only a level is set; never to stdout.
 func ConfigFromEnv() (Config, error) {
 	var c Config
 	var err error
 	c.DefaultReplica = os.Getenv("STRATA_REPLICA_URL")
+	if v := os.Getenv("STRATA_DEFAULT_VFS"); v != "" {
+		if c.Default, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("STRATA_DEFAULT_VFS=%q: want 1 or 0", v)
+		}
+	}
 	if v := os.Getenv("STRATA_POLL_INTERVAL"); v != "" {
 		if c.PollInterval, err = time.ParseDuration(v); err != nil || c.PollInterval <= 0 {
 			return c, fmt.Errorf("STRATA_POLL_INTERVAL=%q: want a positive duration such as 1s or 500ms", v)

@@ -53,6 +53,7 @@ func openDatabase(ctx context.Context, url string, cfg Config, wait time.Duratio
 		return nil, err
 	}
 	db := &database{url: url, rep: replica.New(store), cfg: cfg, log: cfg.Logger.With("replica", store.String())}
+	db.cache = newPageCache(cfg.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *replica.FileIndex](4096)
 	db.past, _ = lru.New[ltx.TXID, *view](16)
 	files, err := db.waitForFiles(ctx, wait)
@@ -66,7 +67,6 @@ func openDatabase(ctx context.Context, url string, cfg Config, wait time.Duratio
 	db.current = v
 	db.l1Next = nextL1(files, v.txid)
 	db.lastPoll.Store(time.Now().UnixNano())
-	db.cache = newPageCache(cfg.CacheSize, v.pageSize)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.pollDone = make(chan struct{})
 	go db.pollLoop()
@@ -101,35 +101,66 @@ func (db *database) buildView(ctx context.Context, files []storage.FileInfo, t r
 	if err != nil {
 		return nil, err
 	}
-	idx, err := db.indexAll(ctx, plan.Files)
+	idx, data, err := db.indexAll(ctx, plan.Files)
 	if err != nil {
 		return nil, err
 	}
-	return (&view{}).apply(idx)
+	v, err := (&view{}).apply(idx)
+	if err != nil {
+		return nil, err
+	}
+	db.cache.resize(v.pageSize)
+	db.warm(v, idx, data)
+	return v, nil
 }
 
 // indexAll fetches the headers and page indexes of files concurrently,
-// reusing those already fetched.
-func (db *database) indexAll(ctx context.Context, files []storage.FileInfo) ([]*replica.FileIndex, error) {
-	out := make([]*replica.FileIndex, len(files))
+// reusing those already fetched. Small files come whole in that one
+// request; data[i] holds such a file so its pages need no second fetch.
+func (db *database) indexAll(ctx context.Context, files []storage.FileInfo) (idx []*replica.FileIndex, data [][]byte, err error) {
+	idx = make([]*replica.FileIndex, len(files))
+	data = make([][]byte, len(files))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
+	g.SetLimit(64)
 	for i, f := range files {
 		if x, ok := db.indexes.Get(f.Key()); ok {
-			out[i] = x
+			idx[i] = x
 			continue
 		}
 		g.Go(func() error {
-			x, err := db.rep.Index(gctx, f)
+			x, whole, err := db.rep.IndexAndData(gctx, f)
 			if err != nil {
 				return err
 			}
 			db.indexes.Add(f.Key(), x)
-			out[i] = x
+			idx[i], data[i] = x, whole
 			return nil
 		})
 	}
-	return out, g.Wait()
+	return idx, data, g.Wait()
+}
+
+// warm caches the pages of files read whole that are current in v, so the
+// first reads of recent commits cost no request. The cache stays bounded:
+// warming only adds to the LRU.
+func (db *database) warm(v *view, idx []*replica.FileIndex, data [][]byte) {
+	for i, x := range idx {
+		if data[i] == nil {
+			continue
+		}
+		for _, fr := range x.Frames {
+			k := pageKey{x.File.Key(), fr.Pgno}
+			if v.lookup(fr.Pgno).file != x || db.cache.contains(k) {
+				continue
+			}
+			page, err := replica.DecodeFrame(data[i][fr.Offset:fr.Offset+int64(fr.Size)], fr.Pgno, x.Header.PageSize)
+			if err != nil {
+				db.log.Warn("undecodable page; it will be fetched when read", "file", x.File, "pgno", fr.Pgno, "err", err)
+				continue
+			}
+			db.cache.add(k, page)
+		}
+	}
 }
 
 // latest is the newest published view.

@@ -44,28 +44,38 @@ func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) 
 	return pages[0], nil
 }
 
-// readAhead extends a fetch of pgno with the following pages that sit
-// right after it in the same file and are neither cached nor in flight,
-// claiming each one it takes.
+// maxSkip is the most bytes a read-ahead range may carry that nobody asked
+// for (frames of pages that are cached or superseded by later files): a
+// little waste is far cheaper than another round trip.
+const maxSkip = 256 << 10
+
+// readAhead extends a fetch of pgno with the pages after it, up to window
+// pages, that live in the same file close after it and are neither cached
+// nor in flight, claiming each one it takes. Pages stored elsewhere are
+// skipped, not a reason to stop: a snapshot overlaid by small level-0
+// files still reads in long runs.
 func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) ([]replica.Frame, []pageKey) {
 	frames := []replica.Frame{loc.frame}
 	keys := []pageKey{{loc.file.File.Key(), pgno}}
-	last := loc.frame
+	end := loc.frame.Offset + int64(loc.frame.Size)
 	for i := 1; i < window; i++ {
 		next := v.lookup(pgno + uint32(i))
-		if next.file != loc.file || next.frame.Offset != last.Offset+int64(last.Size) {
+		if next.file != loc.file {
+			continue
+		}
+		if next.frame.Offset < end || next.frame.Offset-end > maxSkip {
 			break
 		}
 		k := pageKey{next.file.File.Key(), pgno + uint32(i)}
 		if db.cache.contains(k) {
-			break
+			continue
 		}
 		if _, mine := db.cache.claim(k); !mine {
-			break
+			continue
 		}
 		frames = append(frames, next.frame)
 		keys = append(keys, k)
-		last = next.frame
+		end = next.frame.Offset + int64(next.frame.Size)
 	}
 	return frames, keys
 }

@@ -42,7 +42,7 @@ func (db *database) poll(ctx context.Context) error {
 	if len(files) == 0 {
 		return nil
 	}
-	idx, err := db.indexAll(ctx, files)
+	idx, data, err := db.indexAll(ctx, files)
 	if err != nil {
 		return err
 	}
@@ -53,6 +53,7 @@ func (db *database) poll(ctx context.Context) error {
 	if !db.publish(cur, next, idx) {
 		return nil // the view was re-planned meanwhile; the next tick retries
 	}
+	db.warm(next, idx, data)
 	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
 	return nil

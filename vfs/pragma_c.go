@@ -54,15 +54,16 @@ static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 
 // strata_wrap_vfs replaces the VFS registered under name by a copy whose
 // xOpen installs strata_file_control. The copy keeps the name, which is how
-// sqlite3vfs finds its Go VFS from the C one.
-static int strata_wrap_vfs(const char *name) {
+// sqlite3vfs finds its Go VFS from the C one. make_default makes it the
+// process's default VFS.
+static int strata_wrap_vfs(const char *name, int make_default) {
 	sqlite3_vfs *inner = sqlite3_vfs_find(name);
 	if (inner == NULL) return SQLITE_ERROR;
 	strata_vfs = *inner;
 	strata_inner_open = inner->xOpen;
 	strata_vfs.xOpen = strata_open;
 	sqlite3_vfs_unregister(inner);
-	return sqlite3_vfs_register(&strata_vfs, 0);
+	return sqlite3_vfs_register(&strata_vfs, make_default);
 }
 
 static void strata_set_pragma_error(const char *msg) {
@@ -77,10 +78,15 @@ import (
 	"unsafe"
 )
 
-// wrapPragmaErrors installs the shim above on the registered VFS.
-func wrapPragmaErrors(name string) error {
+// wrapPragmaErrors installs the shim above on the registered VFS, and
+// makes it the default VFS when asked.
+func wrapPragmaErrors(name string, makeDefault bool) error {
 	cname := C.CString(name) // kept for the life of the process, like the VFS
-	if rc := C.strata_wrap_vfs(cname); rc != 0 {
+	dflt := C.int(0)
+	if makeDefault {
+		dflt = 1
+	}
+	if rc := C.strata_wrap_vfs(cname, dflt); rc != 0 {
 		return fmt.Errorf("wrap VFS %s: SQLite error %d", name, int(rc))
 	}
 	return nil

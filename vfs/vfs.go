@@ -61,7 +61,7 @@ func Register(cfg Config) (*VFS, error) {
 		if registerErr = sqlite3vfs.RegisterVFS(Name, v); registerErr != nil {
 			return
 		}
-		if registerErr = wrapPragmaErrors(Name); registerErr == nil {
+		if registerErr = wrapPragmaErrors(Name, v.cfg.Default); registerErr == nil {
 			registered = v
 		}
 	})

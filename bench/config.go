@@ -1,0 +1,150 @@
+// Package bench is strata's benchmark harness. It starts versitygw on the
+// loopback interface behind a proxy that adds a fixed per-request latency,
+// generates and uploads datasets, and runs each scenario in a fresh child
+// process (a cold start with an empty cache), counting requests and bytes
+// at the proxy and peak RSS from the child's rusage.
+//
+// The harness does not import the VFS: the command that embeds it passes
+// an OpenFunc, so it can measure any way of opening a replica (the strata
+// VFS, or the restore-then-query baseline OpenRestored).
+package bench
+
+import (
+	"database/sql"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// OpenFunc opens the replica at replicaURL for reads through database/sql,
+// with a page cache of cacheBytes. It is called once per process.
+type OpenFunc func(replicaURL string, cacheBytes int64) (*sql.DB, error)
+
+// VFSDSN is the DSN that opens replicaURL read-only through the strata VFS
+// with the mattn/go-sqlite3 driver ("sqlite3").
+func VFSDSN(replicaURL string, cacheBytes int64) string {
+	q := "vfs=strata&mode=ro&replica=" + url.QueryEscape(replicaURL)
+	if cacheBytes > 0 {
+		q += "&cache_size=" + strconv.FormatInt(cacheBytes, 10)
+	}
+	return "file:bench.db?" + q
+}
+
+// Scenario names, in the order they run.
+const (
+	S1Open     = "S1"
+	S2PK       = "S2-pk"
+	S2Index    = "S2-idx"
+	S3Scan     = "S3"
+	S4Warm     = "S4"
+	S5Memory   = "S5"
+	allS2Alias = "S2" // -scenarios S2 means both lookups
+)
+
+// AllScenarios lists every scenario in run order.
+var AllScenarios = []string{S1Open, S2PK, S2Index, S3Scan, S4Warm, S5Memory}
+
+// Config is one run of the harness. The same Config is used by the
+// parent and by the child processes it starts.
+type Config struct {
+	Latency   time.Duration // injected per request (proxy.DefaultLatency is 20ms)
+	Bandwidth int64         // bytes/s per response; 0 = unlimited
+	Repeats   int           // cold runs per scenario
+	Full      bool          // the full sizes instead of quick ones
+	L0        int           // level-0 files on top of each snapshot
+	Scenarios []string      // subset of AllScenarios; empty = all
+	JSON      bool          // print JSON instead of a table
+	Keep      bool          // keep the work directory (server data, logs)
+	CacheDir  string        // where generated datasets are kept
+
+	// Sizes in MiB; zero picks the quick or full default.
+	ScanMiB, LookupMiB, S5CacheMiB int
+
+	Timeout time.Duration // bound on one child run
+
+	// Openers are the ways of opening a replica the binary offers; Opener
+	// names the one to measure.
+	Openers map[string]OpenFunc
+	Opener  string
+
+	// Exe and ChildArgs re-execute this binary for a cold run:
+	// Exe ChildArgs... -child. Exe defaults to os.Executable().
+	Exe       string
+	ChildArgs []string
+
+	Stdout, Stderr io.Writer
+}
+
+// sizes are the dataset and cache sizes of a run, in MiB.
+type sizes struct {
+	Scan, Lookup, S5Cache int
+	S4Duration            time.Duration
+}
+
+func (c Config) sizes() sizes {
+	s := sizes{Scan: 16, Lookup: 32, S5Cache: 8, S4Duration: time.Second}
+	if c.Full {
+		s = sizes{Scan: 64, Lookup: 256, S5Cache: 64, S4Duration: 3 * time.Second}
+	}
+	s.Scan = pick(c.ScanMiB, s.Scan)
+	s.Lookup = pick(c.LookupMiB, s.Lookup)
+	s.S5Cache = pick(c.S5CacheMiB, s.S5Cache)
+	return s
+}
+
+func pick(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// check fills defaults and rejects impossible settings.
+func (c *Config) check() error {
+	if c.Latency < 0 || c.Bandwidth < 0 || c.L0 < 0 {
+		return fmt.Errorf("latency, bandwidth and -l0 must not be negative")
+	}
+	c.Repeats = max(c.Repeats, 1)
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Minute
+	}
+	if _, ok := c.Openers[c.Opener]; !ok {
+		return fmt.Errorf("unknown opener %q (have %v)", c.Opener, openerNames(c.Openers))
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = AllScenarios
+	}
+	var expanded []string
+	for _, s := range c.Scenarios {
+		if s == allS2Alias {
+			expanded = append(expanded, S2PK, S2Index)
+			continue
+		}
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("unknown scenario %q (have %v, or S2 for both lookups)", s, AllScenarios)
+		}
+		expanded = append(expanded, s)
+	}
+	c.Scenarios = expanded
+	if c.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own executable for child runs: %w", err)
+		}
+		c.Exe = exe
+	}
+	return nil
+}
+
+func openerNames(m map[string]OpenFunc) []string {
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
