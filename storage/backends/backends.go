@@ -4,6 +4,7 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -35,6 +36,10 @@ func Open(ctx context.Context, rawURL string) (storage.Backend, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		var uerr *url.Error // its message repeats the URL, secrets included
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return nil, fmt.Errorf("replica URL %q: %w", redact(rawURL), err)
 	}
 	open, ok := schemes[u.Scheme]
@@ -70,8 +75,23 @@ func supported() string {
 // redact hides a password embedded in a URL so it never reaches a log.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return rawURL
+		}
+		return u.Redacted()
+	}
+	// Unparsable: cut any user info out of the authority by hand.
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
 		return rawURL
 	}
-	return u.Redacted()
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		return scheme + "://xxxxx@" + rest[at+1:]
+	}
+	return rawURL
 }

@@ -1,0 +1,155 @@
+package replica_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/internal/fixture"
+	"github.com/strata-db/strata/replica"
+	"github.com/superfly/ltx"
+)
+
+// TestTXIDAtFixtureStates: every state of the truth table, asked for by
+// time, is found at its TXID, by TXIDAt and by PlanFiles.
+func TestTXIDAtFixtureStates(t *testing.T) {
+	ctx := context.Background()
+	r := fixtureReplica(t)
+	files := listAll(t, r)
+	for i, s := range fixture.Truth(t) {
+		at := fixture.TimeFor(fixture.Truth(t), i)
+		got, err := r.TXIDAt(ctx, files, at)
+		if err != nil {
+			t.Fatalf("state %d (%s) at %s: %v", i, s.After, at, err)
+		}
+		if got != fixture.TXID(i) {
+			t.Errorf("state %d (%s): TXIDAt(%s) = %s, want %s", i, s.After, at.UTC().Format(time.RFC3339Nano), got, fixture.TXID(i))
+		}
+		p, err := r.PlanFiles(ctx, files, replica.Target{Time: at})
+		if err != nil {
+			t.Fatalf("state %d: PlanFiles: %v", i, err)
+		}
+		checkCoverage(t, p)
+		if p.TXID != fixture.TXID(i) {
+			t.Errorf("state %d: PlanFiles(time %s).TXID = %s, want %s", i, at, p.TXID, fixture.TXID(i))
+		}
+	}
+}
+
+// TestTXIDAtCommitEdges: a time equal to a file's header timestamp selects
+// that TXID; one millisecond earlier selects the TXID before; a time before
+// the first commit is ErrBeforeFirst.
+func TestTXIDAtCommitEdges(t *testing.T) {
+	ctx := context.Background()
+	r := fixtureReplica(t)
+	files := listAll(t, r)
+	var commits []time.Time // commits[n-1] is the commit time of TXID n
+	for _, f := range files {
+		if f.Level != 0 {
+			continue
+		}
+		h, err := r.ParsedHeader(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ltx.TXID(len(commits) + 1); f.MinTXID != want {
+			t.Fatalf("fixture level 0: got %s, want TXID %s next", f, want)
+		}
+		commits = append(commits, time.UnixMilli(h.Timestamp))
+	}
+
+	for i, c := range commits {
+		txid := ltx.TXID(i + 1)
+		cases := []struct {
+			at   time.Time
+			want ltx.TXID // 0: before the first commit
+		}{
+			{c, txid},
+			{c.Add(999 * time.Microsecond), txid}, // headers have millisecond resolution
+			{c.Add(-time.Millisecond), txid - 1},
+			{c.Add(-time.Nanosecond), txid - 1},
+		}
+		for _, tc := range cases {
+			got, err := r.TXIDAt(ctx, files, tc.at)
+			if tc.want == 0 {
+				if !errors.Is(err, replica.ErrBeforeFirst) {
+					t.Errorf("TXIDAt(%s) = %s, %v; want ErrBeforeFirst", tc.at.UTC().Format(time.RFC3339Nano), got, err)
+				}
+				continue
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("TXIDAt(%s) = %s, %v; want %s (TXID %s committed at %s)",
+					tc.at.UTC().Format(time.RFC3339Nano), got, err, tc.want, txid, c.UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}
+}
+
+func TestTXIDAtBeforeFirstCommit(t *testing.T) {
+	ctx := context.Background()
+	r := fixtureReplica(t)
+	files := listAll(t, r)
+	first := fixture.Truth(t)[0].Time()
+	for _, at := range []time.Time{first.Add(-time.Hour), time.Unix(0, 0), first.AddDate(-1, 0, 0)} {
+		_, err := r.TXIDAt(ctx, files, at)
+		if !errors.Is(err, replica.ErrBeforeFirst) {
+			t.Fatalf("TXIDAt(%s): %v, want ErrBeforeFirst", at, err)
+		}
+		stamp := at.UTC().Format(time.RFC3339Nano)
+		if !strings.Contains(err.Error(), stamp) {
+			t.Errorf("error %q does not name the time asked for (%s)", err, stamp)
+		}
+		_, err = r.PlanFiles(ctx, files, replica.Target{Time: at})
+		if !errors.Is(err, replica.ErrBeforeFirst) {
+			t.Errorf("PlanFiles(time %s): %v, want ErrBeforeFirst", at, err)
+		}
+	}
+}
+
+// TestTXIDAtReadsFewHeaders: finding a time is a binary search over
+// headers, not a scan of the replica.
+func TestTXIDAtReadsFewHeaders(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Backend: fixtureReplica(t).Store}
+	r := replica.New(st)
+	files := listAll(t, r)
+	states := fixture.Truth(t)
+	if _, err := r.TXIDAt(ctx, files, fixture.TimeFor(states, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// 10 distinct end TXIDs: a binary search reads at most ceil(log2(11)) = 4.
+	if n := st.reads.Load(); n > 4 {
+		t.Errorf("TXIDAt read %d headers, want at most 4", n)
+	}
+}
+
+func TestParseTXID(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"1", 1, true},
+		{"42", 42, true},
+		{"0x2a", 42, true},
+		{"000000000000002a", 42, true},
+		{"0", 0, false},
+		{"", 0, false},
+		{"-3", 0, false},
+		{"0x", 0, false},
+		{"2a", 0, false},
+		{"00000000000000zz", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := replica.ParseTXID(tt.in)
+		if (err == nil) != tt.ok || uint64(got) != tt.want {
+			t.Errorf("ParseTXID(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.in)) {
+			t.Errorf("ParseTXID(%q): error %q does not name the value", tt.in, err)
+		}
+	}
+}
