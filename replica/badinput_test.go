@@ -265,8 +265,6 @@ func TestRandomBytesNeverPanic(t *testing.T) {
 // 4 GiB in a file of a few hundred bytes is corrupt; restoring it must not
 // allocate what the field claims.
 func TestHugeFrameSizeIsRejectedCheaply(t *testing.T) {
-	t.Skip("known bug: ltx.Decoder.DecodePage (superfly/ltx v0.5.3 decoder.go:242) allocates the frame's " +
-		"size field before reading it, so replica.applyLTX allocates 4 GiB here; remove this Skip once fixed")
 	good := encodeLTX(t, 1, 4096, 1).data
 	data := append([]byte(nil), good[:ltx.HeaderSize]...)
 	frame := make([]byte, ltx.PageHeaderSize+4)
@@ -293,9 +291,6 @@ func TestHugeFrameSizeIsRejectedCheaply(t *testing.T) {
 // the storage about its size), it is reported at once, not downloaded again
 // as if the stream had broken.
 func TestCorruptLargeFileIsNotRetried(t *testing.T) {
-	t.Skip("known bug: replica.applyFile retries the stream with Retry.Do, and the CorruptError from the " +
-		"decoder unwraps to io.ErrUnexpectedEOF, which storage.IsTransient reports as transient: the file " +
-		"is read Attempts times; remove this Skip once fixed")
 	big := encodeLTX(t, 3, 65536, 400) // about 26 MB: streamed, not prefetched
 	dir := t.TempDir()
 	put(t, dir, big.info, big.data[:len(big.data)*3/4])

@@ -77,6 +77,9 @@ func dbGeometry(path string) (pageSize, pages uint32, err error) {
 	if _, err := io.ReadFull(fh, hdr); err != nil {
 		return 0, 0, fmt.Errorf("%s: not a SQLite database (short header): %w", path, err)
 	}
+	if string(hdr[:16]) != "SQLite format 3\x00" {
+		return 0, 0, fmt.Errorf("%s: not a SQLite database (no SQLite header)", path)
+	}
 	pageSize = uint32(binary.BigEndian.Uint16(hdr[16:18]))
 	if pageSize == 1 {
 		pageSize = 65536

@@ -176,6 +176,10 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
+// Permanent tells storage.IsTransient not to retry: reading a corrupt file
+// again gives the same bytes.
+func (e *CorruptError) Permanent() bool { return true }
+
 func (r *Replica) corrupt(f storage.FileInfo, err error) error {
 	return &CorruptError{URL: r.Store.String(), File: f, Err: err}
 }

@@ -113,27 +113,26 @@ func latestReachable(sorted []storage.FileInfo, best map[ltx.TXID]step) (ltx.TXI
 }
 
 func unreachable(sorted []storage.FileInfo, best map[ltx.TXID]step, target ltx.TXID) error {
-	var first ltx.TXID
-	hasStart := false
+	var last, oldest ltx.TXID // oldest: the earliest state a full file holds
 	for _, f := range sorted {
-		if f.MinTXID == 1 {
-			hasStart = true
-		}
-		if first == 0 || f.MaxTXID < first {
-			first = f.MaxTXID
+		last = max(last, f.MaxTXID)
+		if f.MinTXID == 1 && (oldest == 0 || f.MaxTXID < oldest) {
+			oldest = f.MaxTXID
 		}
 	}
-	if !hasStart {
+	switch {
+	case oldest == 0:
 		return fmt.Errorf("%w: TXID %s: no snapshot and no file starting at TXID 1", ErrUnreachable, target)
+	case target > last:
+		return fmt.Errorf("%w: TXID %s: the replica ends at TXID %s", ErrUnreachable, target, last)
+	case target < oldest:
+		return fmt.Errorf("%w: TXID %s is before the oldest state the replica keeps (TXID %s, its earliest snapshot)", ErrUnreachable, target, oldest)
 	}
 	var reach ltx.TXID
 	for txid := range best {
 		if txid < target {
 			reach = max(reach, txid)
 		}
-	}
-	if target < first {
-		return fmt.Errorf("%w: TXID %s is before the first file of the replica", ErrUnreachable, target)
 	}
 	return fmt.Errorf("%w: TXID %s: the chain of files stops at TXID %s (gap or missing file after it)", ErrUnreachable, target, reach)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
@@ -34,12 +35,13 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 		return fmt.Errorf("%s: empty restore plan", r.Store)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	par := opts.Parallel
 	if par <= 0 {
 		par = 8
 	}
-	prefetched := r.prefetch(ctx, plan.Files, par)
+	prefetched, wait := r.prefetch(ctx, plan.Files, par)
+	defer wait()
+	defer cancel() // runs first: stops the downloads that wait then waits for
 
 	var total, done int64
 	for _, f := range plan.Files {
@@ -69,16 +71,18 @@ type fetched struct {
 }
 
 // prefetch downloads small files, at most par at a time, each into its own
-// channel; a nil channel means "stream it when its turn comes".
-func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par int) []chan fetched {
-	out := make([]chan fetched, len(files))
+// channel; a nil channel means "stream it when its turn comes". wait
+// returns once every download goroutine has ended (cancel ctx first).
+func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par int) (out []chan fetched, wait func()) {
+	out = make([]chan fetched, len(files))
 	sem := make(chan struct{}, par)
 	for i, f := range files {
 		if f.Size <= maxPrefetch && f.Size > 0 {
 			out[i] = make(chan fetched, 1)
 		}
 	}
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for i, f := range files {
 			if out[i] == nil {
 				continue
@@ -88,14 +92,14 @@ func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par in
 			case <-ctx.Done():
 				return
 			}
-			go func() {
+			wg.Go(func() {
 				defer func() { <-sem }()
 				data, err := r.ReadAt(ctx, f, 0, f.Size)
 				out[i] <- fetched{data, err}
-			}()
+			})
 		}
-	}()
-	return out
+	})
+	return out, wg.Wait
 }
 
 func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, dst *os.File) (ltx.Header, error) {
@@ -109,10 +113,12 @@ func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fe
 		if res.err != nil {
 			return ltx.Header{}, res.err
 		}
-		return r.applyLTX(f, bytes.NewReader(res.data), dst)
+		hdr, _, err := r.applyLTX(f, bytes.NewReader(res.data), dst)
+		return hdr, err
 	}
 	// A stream that breaks halfway is simply applied again from the start:
-	// writing a page twice is harmless.
+	// writing a page twice is harmless. A file that is corrupt though all
+	// of it arrived is not downloaded again.
 	var hdr ltx.Header
 	err := r.Retry.Do(ctx, func() error {
 		rc, err := r.Store.ReadRange(ctx, f, 0, -1)
@@ -120,15 +126,26 @@ func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fe
 			return err
 		}
 		defer rc.Close()
-		hdr, err = r.applyLTX(f, rc, dst)
+		var g *frameGuard
+		hdr, g, err = r.applyLTX(f, rc, dst)
+		if err != nil && (g.srcErr != nil || (g.eof && g.n < f.Size)) {
+			return storage.Transient(fmt.Errorf("read %s: stream broke after %d of %d bytes: %w", f, g.n, f.Size, err))
+		}
 		return err
 	})
 	return hdr, err
 }
 
 // applyLTX decodes one whole LTX file, writing its pages into dst, and
-// verifies its checksum.
-func (r *Replica) applyLTX(f storage.FileInfo, src io.Reader, dst *os.File) (ltx.Header, error) {
+// verifies its checksum. The guard it reads through tells the caller how
+// the stream ended.
+func (r *Replica) applyLTX(f storage.FileInfo, src io.Reader, dst *os.File) (hdr ltx.Header, g *frameGuard, err error) {
+	g = newFrameGuard(src)
+	hdr, err = r.decodeInto(f, g, dst)
+	return hdr, g, err
+}
+
+func (r *Replica) decodeInto(f storage.FileInfo, src io.Reader, dst *os.File) (ltx.Header, error) {
 	dec := ltx.NewDecoder(src)
 	dec.SetRetainPageIndex(false)
 	if err := dec.DecodeHeader(); err != nil {

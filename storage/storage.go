@@ -81,9 +81,18 @@ func Transient(err error) error {
 	return fmt.Errorf("%w: %w", ErrTransient, err)
 }
 
-// IsTransient reports whether err is worth retrying.
+// IsTransient reports whether err is worth retrying: marked transient, or
+// a short read, unless an error in the chain says it is permanent (a
+// Permanent() bool method returning true, as corrupt-data errors have).
 func IsTransient(err error) bool {
-	return errors.Is(err, ErrTransient) || errors.Is(err, io.ErrUnexpectedEOF)
+	if errors.Is(err, ErrTransient) {
+		return true
+	}
+	var p interface{ Permanent() bool }
+	if errors.As(err, &p) && p.Permanent() {
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // FileKey identifies a file regardless of what listing said about it.
