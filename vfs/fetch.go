@@ -3,14 +3,14 @@ package vfs
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/strata-db/strata/replica"
 )
 
 // page returns page pgno as of v, from the cache or from storage. A nil
 // page with a nil error means the page holds zeros (never written, or the
-// lock page). window > 1 asks to fetch that many following pages in the
-// same request when they are adjacent in the same file (read-ahead).
+// lock page). window > 1 asks to fetch the following pages too (read-ahead).
 func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) ([]byte, error) {
 	loc := v.lookup(pgno)
 	if loc.file == nil {
@@ -29,19 +29,51 @@ func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) 
 		}
 	}
 	db.cache.misses.Add(1)
-	frames, keys := db.readAhead(v, loc, pgno, window)
-	pages, err := db.rep.ReadFrames(ctx, loc.file, frames)
-	for i, key := range keys {
+	batches := db.readAhead(v, loc, pgno, window)
+	var wg sync.WaitGroup
+	for _, b := range batches[1:] {
+		wg.Go(func() { db.fetch(ctx, b) })
+	}
+	pages, err := db.fetch(ctx, batches[0])
+	wg.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("page %d from %s: %w", pgno, loc.file.File, err)
+	}
+	return pages[0], nil
+}
+
+// batch is one range request: frames of one file, and the cache keys
+// claimed for them.
+type batch struct {
+	file   *replica.FileIndex
+	frames []replica.Frame
+	keys   []pageKey
+	end    int64 // file offset just past the last frame
+}
+
+func (b *batch) add(fr replica.Frame, k pageKey) {
+	b.frames = append(b.frames, fr)
+	b.keys = append(b.keys, k)
+	b.end = fr.Offset + int64(fr.Size)
+}
+
+// fits reports whether fr can extend b's range without carrying more
+// than maxSkip unrequested bytes.
+func (b *batch) fits(fr replica.Frame) bool {
+	return fr.Offset >= b.end && fr.Offset-b.end <= maxSkip
+}
+
+// fetch reads a batch and settles its claims.
+func (db *database) fetch(ctx context.Context, b *batch) ([][]byte, error) {
+	pages, err := db.rep.ReadFrames(ctx, b.file, b.frames)
+	for i, key := range b.keys {
 		var p []byte
 		if err == nil {
 			p = pages[i]
 		}
 		db.cache.finish(key, p, err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("page %d from %s: %w", pgno, loc.file.File, err)
-	}
-	return pages[0], nil
+	return pages, err
 }
 
 // maxSkip is the most bytes a read-ahead range may carry that nobody asked
@@ -49,33 +81,49 @@ func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) 
 // little waste is far cheaper than another round trip.
 const maxSkip = 256 << 10
 
-// readAhead extends a fetch of pgno with the pages after it, up to window
-// pages, that live in the same file close after it and are neither cached
-// nor in flight, claiming each one it takes. Pages stored elsewhere are
-// skipped, not a reason to stop: a snapshot overlaid by small level-0
-// files still reads in long runs.
-func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) ([]replica.Frame, []pageKey) {
-	frames := []replica.Frame{loc.frame}
-	keys := []pageKey{{loc.file.File.Key(), pgno}}
-	end := loc.frame.Offset + int64(loc.frame.Size)
+// maxSideBatches bounds the extra requests one read-ahead may start for
+// pages of the window that live in other files.
+const maxSideBatches = 16
+
+// readAhead plans the fetch of pgno and of the window pages after it that
+// are neither cached nor in flight, claiming each page it takes. The first
+// batch holds pgno and the pages close after it in the same file; pages of
+// the window stored in other files (a snapshot overlaid by level-0 files)
+// go into one batch per file, fetched in parallel with the first, so a
+// scan pays about one round trip per window whatever the overlay.
+func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) []*batch {
+	main := &batch{file: loc.file}
+	main.add(loc.frame, pageKey{loc.file.File.Key(), pgno})
+	side := map[*replica.FileIndex]*batch{}
+	batches := []*batch{main}
 	for i := 1; i < window; i++ {
 		next := v.lookup(pgno + uint32(i))
-		if next.file != loc.file {
+		if next.file == nil {
 			continue
 		}
-		if next.frame.Offset < end || next.frame.Offset-end > maxSkip {
+		k := pageKey{next.file.File.Key(), pgno + uint32(i)}
+		if next.file == loc.file && !main.fits(next.frame) {
 			break
 		}
-		k := pageKey{next.file.File.Key(), pgno + uint32(i)}
+		b := main
+		if next.file != loc.file {
+			b = side[next.file]
+			if (b == nil && len(side) >= maxSideBatches) || (b != nil && !b.fits(next.frame)) {
+				continue
+			}
+		}
 		if db.cache.contains(k) {
 			continue
 		}
 		if _, mine := db.cache.claim(k); !mine {
 			continue
 		}
-		frames = append(frames, next.frame)
-		keys = append(keys, k)
-		end = next.frame.Offset + int64(next.frame.Size)
+		if b == nil {
+			b = &batch{file: next.file}
+			side[next.file] = b
+			batches = append(batches, b)
+		}
+		b.add(next.frame, k)
 	}
-	return frames, keys
+	return batches
 }
