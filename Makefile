@@ -23,12 +23,40 @@ TEST_TIMEOUT ?= 15m
 
 DEMO := .cache/demo
 
-.PHONY: all build demo test test-deps vet lint clean
+# better-sqlite3 for the README's Node example (built from source here:
+# about a minute the first time, then cached in .cache/node).
+NODE_DIR := .cache/node
+export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
+
+.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean
 
 all: build
 
-build:
+build: build-ext
 	$(GO) build -o bin/strata ./cmd/strata
+
+# The SQLite loadable extension (see "The SQLite extension" in README.md).
+# c-shared also writes a C header nobody needs.
+build-ext: sqlite-headers
+	$(GO) build -buildmode=c-shared -tags SQLITE3VFS_LOADABLE_EXT -o bin/strata.so ./extension
+	@rm -f bin/strata.h
+
+# The VFS's C shim includes sqlite3.h / sqlite3ext.h (Debian: libsqlite3-dev).
+sqlite-headers:
+	@if [ ! -f /usr/include/sqlite3ext.h ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install libsqlite3-dev"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-dev >/dev/null; \
+		else \
+			echo "/usr/include/sqlite3ext.h missing and not root: apt-get install libsqlite3-dev" >&2; exit 1; \
+		fi; \
+	fi
+
+# The benchmark: versitygw behind a latency-injecting proxy (see README).
+# BENCHFLAGS=-full for the large sizes, -json for machines.
+bench: build test-deps
+	bin/strata bench $(BENCHFLAGS)
 
 # The demo: create a database, import it into a directory replica, list the
 # replica, query it in place, restore it to a file and read the file back.
@@ -54,20 +82,30 @@ test-deps:
 	@command -v versitygw >/dev/null 2>&1 || { \
 		echo "==> go install versitygw@$(VERSITYGW_VERSION)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
-	@if [ ! -x /usr/bin/sqlite3 ] || [ ! -x /usr/bin/python3 ]; then \
+	@if [ ! -x /usr/bin/sqlite3 ] || [ ! -x /usr/bin/python3 ] || [ ! -f /usr/include/sqlite3ext.h ] || ! command -v nm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "==> apt-get install sqlite3 python3"; \
+			echo "==> apt-get install sqlite3 python3 libsqlite3-dev binutils"; \
 			apt-get update -qq >/dev/null && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 python3 >/dev/null; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 python3 libsqlite3-dev binutils >/dev/null; \
 		else \
 			echo "sqlite3 or python3 missing from /usr/bin and not root: install them with apt-get" >&2; exit 1; \
 		fi; \
 	fi
 
-vet:
-	$(GO) vet ./...
+# Node is optional on a developer's machine; where it exists, the README's
+# Node example is tested (in CI it must be).
+node-deps:
+	@if command -v npm >/dev/null && [ ! -d $(NODE_DIR)/node_modules/better-sqlite3/build ]; then \
+		echo "==> npm install better-sqlite3@12 (into $(NODE_DIR))"; \
+		mkdir -p $(NODE_DIR) && cd $(NODE_DIR) && \
+		npm install --silent --no-audit --no-fund better-sqlite3@12 >/dev/null; \
+	fi
 
-test: test-deps vet
+vet: sqlite-headers
+	$(GO) vet ./...
+	$(GO) vet -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
+
+test: test-deps node-deps vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	@rest="$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))" || true)"; \
 	if [ -n "$$rest" ]; then echo "$(GO) test -timeout $(TEST_TIMEOUT) (without -race) $$rest"; \
@@ -76,6 +114,7 @@ test: test-deps vet
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
 
 clean:
 	rm -rf bin .cache

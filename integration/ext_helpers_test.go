@@ -2,7 +2,8 @@ package integration
 
 // Helpers of the loadable-extension tests (ext_*_test.go): they build
 // bin/strata.so once per test process and drive it from the real sqlite3
-// shell, Debian's python3 and (optionally) Node, as separate processes.
+// shell, Debian's python3 and Node with better-sqlite3 (see extNode), as
+// separate processes.
 
 import (
 	"bytes"
