@@ -76,19 +76,6 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 }
 
-func TestVFSDSN(t *testing.T) {
-	replica := "s3://b/p?endpoint=http://127.0.0.1:1&region=us-east-1"
-	dsn := VFSDSN(replica, 1<<20)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	if q.Get("vfs") != "strata" || q.Get("mode") != "ro" || q.Get("replica") != replica || q.Get("cache_size") != "1048576" {
-		t.Errorf("%s parses to %v", dsn, q)
-	}
-}
-
 func TestViaProxy(t *testing.T) {
 	got, err := viaProxy("s3://b/p?endpoint=http://127.0.0.1:1&force-path-style=true", "http://127.0.0.1:2")
 	if err != nil {

@@ -13,26 +13,14 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 )
 
 // OpenFunc opens the replica at replicaURL for reads through database/sql,
 // with a page cache of cacheBytes. It is called once per process.
 type OpenFunc func(replicaURL string, cacheBytes int64) (*sql.DB, error)
-
-// VFSDSN is the DSN that opens replicaURL read-only through the strata VFS
-// with the mattn/go-sqlite3 driver ("sqlite3").
-func VFSDSN(replicaURL string, cacheBytes int64) string {
-	q := "vfs=strata&mode=ro&replica=" + url.QueryEscape(replicaURL)
-	if cacheBytes > 0 {
-		q += "&cache_size=" + strconv.FormatInt(cacheBytes, 10)
-	}
-	return "file:bench.db?" + q
-}
 
 // Scenario names, in the order they run.
 const (

@@ -55,7 +55,7 @@ func extensionPath(t testing.TB) string {
 }
 
 func buildExtension() (string, time.Duration, error) {
-	root, err := extModuleRoot()
+	root, err := fixture.ModuleRoot()
 	if err != nil {
 		return "", 0, err
 	}
@@ -94,21 +94,6 @@ func removeStaleExtDirs() {
 			continue
 		}
 		_ = os.RemoveAll(filepath.Join(os.TempDir(), e.Name()))
-	}
-}
-
-func extModuleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no go.mod above %s", wd)
-		}
 	}
 }
 

@@ -39,7 +39,7 @@ type extExample struct {
 // has merged the extension's section into it, else in extension/README.md.
 func extReadme(t *testing.T) (string, []*extExample) {
 	t.Helper()
-	root, err := extModuleRoot()
+	root, err := fixture.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,41 +58,16 @@ func fixtureOnS3(t *testing.T) (srv *testenv.S3Server, bucket, prefix string) {
 	return srv, bucket, "shop"
 }
 
-// replicaDSN is the URI of a replica opened through the strata VFS; params
-// are extra URI parameters as name, value pairs.
+// replicaDSN is the URI of a replica opened through the strata VFS,
+// polling every 100 ms unless params say otherwise; params are extra URI
+// parameters as name, value pairs.
 func replicaDSN(replicaURL string, params ...string) string {
-	q := []string{"vfs=strata", "mode=ro", "replica=" + uriEscape(replicaURL)}
-	if !hasParam(params, "poll_interval") { // SQLite reads the first of repeated parameters
-		q = append(q, "poll_interval=100ms")
-	}
 	for i := 0; i+1 < len(params); i += 2 {
-		q = append(q, params[i]+"="+uriEscape(params[i+1]))
-	}
-	return "file:db?" + strings.Join(q, "&")
-}
-
-func hasParam(params []string, name string) bool {
-	for i := 0; i < len(params); i += 2 {
-		if params[i] == name {
-			return true
+		if params[i] == "poll_interval" {
+			return vfs.URI(replicaURL, params...)
 		}
 	}
-	return false
-}
-
-// uriEscape percent-encodes everything SQLite's URI parser could take for
-// syntax (SQLite decodes %XX but, unlike forms, not '+').
-func uriEscape(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("-._~/:", c) >= 0:
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
+	return vfs.URI(replicaURL, append(params, "poll_interval", "100ms")...)
 }
 
 // openReplica opens a database/sql handle on a replica for the test.

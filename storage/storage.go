@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/superfly/ltx"
@@ -103,3 +104,13 @@ type FileKey struct {
 
 // Key is the file's identity, usable as a map key.
 func (f FileInfo) Key() FileKey { return FileKey{f.Level, f.MinTXID, f.MaxTXID} }
+
+// SortFiles orders files by (MinTXID, MaxTXID), the order List returns.
+func SortFiles(files []FileInfo) {
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].MinTXID != files[j].MinTXID {
+			return files[i].MinTXID < files[j].MinTXID
+		}
+		return files[i].MaxTXID < files[j].MaxTXID
+	})
+}

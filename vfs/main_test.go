@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,17 +41,14 @@ const (
 	neverPoll    = "1h"
 )
 
-// dsn is the URI of a replica opened through the strata VFS. params are
-// extra URI parameters as name, value pairs.
+// dsn is the URI of a replica opened through the strata VFS, polling
+// every pollInterval unless params say otherwise (SQLite reads the first of
+// repeated parameters). params are extra URI parameters as name, value pairs.
 func dsn(replicaURL string, params ...string) string {
-	q := []string{"vfs=strata", "mode=ro", "replica=" + uriEscape(replicaURL)}
 	if !hasParam(params, "poll_interval") {
-		q = append(q, "poll_interval="+pollInterval)
+		params = append(params, "poll_interval", pollInterval)
 	}
-	for i := 0; i+1 < len(params); i += 2 {
-		q = append(q, params[i]+"="+uriEscape(params[i+1]))
-	}
-	return "file:db?" + strings.Join(q, "&")
+	return vfs.URI(replicaURL, params...)
 }
 
 func hasParam(params []string, name string) bool {
@@ -62,21 +58,6 @@ func hasParam(params []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// uriEscape percent-encodes everything SQLite's URI parser could take for
-// syntax (SQLite decodes %XX but, unlike forms, not '+').
-func uriEscape(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("-._~/:", c) >= 0:
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }
 
 // open opens a database/sql handle on a replica and closes it at the end

@@ -27,7 +27,10 @@ func openBenchVFS(replicaURL string, cacheBytes int64) (*sql.DB, error) {
 	if _, err := vfs.Register(vfs.Config{CacheSize: cacheBytes}); err != nil {
 		return nil, err
 	}
-	return sql.Open("sqlite3", bench.VFSDSN(replicaURL, cacheBytes))
+	if cacheBytes <= 0 {
+		return sql.Open("sqlite3", vfs.URI(replicaURL))
+	}
+	return sql.Open("sqlite3", vfs.URI(replicaURL, "cache_size", strconv.FormatInt(cacheBytes, 10)))
 }
 
 // childFlag marks a re-execution of this binary for one cold run. It is

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -52,14 +51,14 @@ func openConn(ctx context.Context, replicaURL, txid, timestamp string) (*replica
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"vfs": {vfs.Name}, "mode": {"ro"}, "replica": {replicaURL}}
+	var params []string
 	if txid != "" {
-		q.Set("txid", txid)
+		params = append(params, "txid", txid)
 	}
 	if timestamp != "" {
-		q.Set("time", timestamp)
+		params = append(params, "time", timestamp)
 	}
-	db, err := sql.Open("sqlite3", "file:strata.db?"+q.Encode())
+	db, err := sql.Open("sqlite3", vfs.URI(replicaURL, params...))
 	if err != nil {
 		return nil, err
 	}

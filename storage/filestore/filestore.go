@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -72,12 +71,7 @@ func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.F
 			Size: info.Size(), ModTime: info.ModTime(),
 		})
 	}
-	sort.Slice(files, func(i, j int) bool {
-		if files[i].MinTXID != files[j].MinTXID {
-			return files[i].MinTXID < files[j].MinTXID
-		}
-		return files[i].MaxTXID < files[j].MaxTXID
-	})
+	storage.SortFiles(files)
 	return files, nil
 }
 

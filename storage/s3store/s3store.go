@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,12 +98,7 @@ func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.F
 			})
 		}
 	}
-	sort.Slice(files, func(i, j int) bool {
-		if files[i].MinTXID != files[j].MinTXID {
-			return files[i].MinTXID < files[j].MinTXID
-		}
-		return files[i].MaxTXID < files[j].MaxTXID
-	})
+	storage.SortFiles(files)
 	return files, nil
 }
 
