@@ -105,7 +105,7 @@ vet: sqlite-headers
 	$(GO) vet ./...
 	$(GO) vet -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
 
-test: test-deps node-deps vet
+test: test-deps node-deps vet lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	@rest="$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))" || true)"; \
 	if [ -n "$$rest" ]; then echo "$(GO) test -timeout $(TEST_TIMEOUT) (without -race) $$rest"; \

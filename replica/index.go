@@ -142,9 +142,19 @@ func (r *Replica) parseHeader(f storage.FileInfo, b []byte) (ltx.Header, error) 
 	if h.MinTXID != f.MinTXID || h.MaxTXID != f.MaxTXID {
 		return h, r.corrupt(f, fmt.Errorf("header says TXIDs %s-%s, name says %s-%s", h.MinTXID, h.MaxTXID, f.MinTXID, f.MaxTXID))
 	}
+	if h.Commit > maxPages {
+		return h, r.corrupt(f, fmt.Errorf("header says %d pages, more than SQLite allows", h.Commit))
+	}
 	r.rememberHeader(f, h)
 	return h, nil
 }
+
+// maxPages is SQLite's largest page count.
+const maxPages = 0xFFFFFFFE
+
+// maxFrameSize bounds a frame: page header, size field, and the largest
+// LZ4 block a 64 KiB page can compress to.
+const maxFrameSize = ltx.PageHeaderSize + 4 + int64(ltx.MaxPageSize)*2
 
 func parseFrames(raw []byte, fileSize int64, hdr ltx.Header) ([]Frame, error) {
 	idx, err := ltx.DecodePageIndex(bufio.NewReader(bytes.NewReader(raw)), 0, hdr.MinTXID, hdr.MaxTXID)
@@ -154,7 +164,9 @@ func parseFrames(raw []byte, fileSize int64, hdr ltx.Header) ([]Frame, error) {
 	frames := make([]Frame, 0, len(idx))
 	limit := fileSize - int64(len(raw)) - ltx.TrailerSize
 	for pgno, e := range idx {
-		if pgno > hdr.Commit || e.Offset < ltx.HeaderSize || e.Size > ltx.PageHeaderSize+4+int64(ltx.MaxPageSize)*2 || e.Offset+e.Size > limit {
+		// Written so that no sum can overflow: offsets come from the file.
+		if pgno > hdr.Commit || pgno == ltx.LockPgno(hdr.PageSize) || e.Offset < ltx.HeaderSize ||
+			e.Size <= ltx.PageHeaderSize || e.Size > maxFrameSize || e.Offset > limit-e.Size {
 			return nil, fmt.Errorf("page index entry for page %d (offset %d, size %d) is out of bounds", pgno, e.Offset, e.Size)
 		}
 		frames = append(frames, Frame{Pgno: pgno, Size: uint32(e.Size), Offset: e.Offset})

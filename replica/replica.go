@@ -7,8 +7,10 @@ package replica
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 	"golang.org/x/sync/errgroup"
@@ -20,9 +22,13 @@ type Replica struct {
 	Store storage.Backend
 	Retry storage.RetryPolicy
 
-	mu      sync.Mutex
-	headers map[storage.FileKey]ltx.Header // guarded by mu
+	headersOnce sync.Once
+	headers     *lru.Cache[storage.FileKey, ltx.Header] // bounded: a reader indexes files forever
 }
+
+// headerCacheSize bounds the header cache: enough for the binary searches
+// of time travel over a long history.
+const headerCacheSize = 16384
 
 // New returns a Replica over store with the default retry policy.
 func New(store storage.Backend) *Replica {
@@ -32,8 +38,21 @@ func New(store storage.Backend) *Replica {
 // String is the replica's URL.
 func (r *Replica) String() string { return r.Store.String() }
 
-// Files lists every LTX file of every level, level by level, concurrently.
+// Files lists every LTX file of every level: in one pass where the backend
+// can, else level by level, concurrently.
 func (r *Replica) Files(ctx context.Context) ([]storage.FileInfo, error) {
+	if al, ok := r.Store.(storage.AllLister); ok {
+		var files []storage.FileInfo
+		err := r.Retry.Do(ctx, func() (err error) {
+			files, err = al.ListAll(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", r.Store, err)
+		}
+		sort.SliceStable(files, func(i, j int) bool { return files[i].Level < files[j].Level })
+		return files, nil
+	}
 	var levels [storage.MaxLevel + 1][]storage.FileInfo
 	g, gctx := errgroup.WithContext(ctx)
 	for level := range levels {
@@ -70,18 +89,15 @@ func (r *Replica) ReadAt(ctx context.Context, f storage.FileInfo, off, length in
 	return storage.ReadAt(ctx, r.Store, r.Retry, f, off, length)
 }
 
+func (r *Replica) headerCache() *lru.Cache[storage.FileKey, ltx.Header] {
+	r.headersOnce.Do(func() { r.headers, _ = lru.New[storage.FileKey, ltx.Header](headerCacheSize) })
+	return r.headers
+}
+
 func (r *Replica) cachedHeader(f storage.FileInfo) (ltx.Header, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	h, ok := r.headers[f.Key()]
-	return h, ok
+	return r.headerCache().Get(f.Key())
 }
 
 func (r *Replica) rememberHeader(f storage.FileInfo, h ltx.Header) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.headers == nil {
-		r.headers = make(map[storage.FileKey]ltx.Header)
-	}
-	r.headers[f.Key()] = h
+	r.headerCache().Add(f.Key(), h)
 }

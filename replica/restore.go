@@ -39,7 +39,7 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 	if par <= 0 {
 		par = 8
 	}
-	prefetched, wait := r.prefetch(ctx, plan.Files, par)
+	prefetched, release, wait := r.prefetch(ctx, plan.Files, par)
 	defer wait()
 	defer cancel() // runs first: stops the downloads that wait then waits for
 
@@ -50,6 +50,9 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 	var last ltx.Header
 	for i, f := range plan.Files {
 		hdr, err := r.applyFile(ctx, f, prefetched[i], dst)
+		if prefetched[i] != nil {
+			release()
+		}
 		if err != nil {
 			return err
 		}
@@ -70,10 +73,12 @@ type fetched struct {
 	err  error
 }
 
-// prefetch downloads small files, at most par at a time, each into its own
-// channel; a nil channel means "stream it when its turn comes". wait
-// returns once every download goroutine has ended (cancel ctx first).
-func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par int) (out []chan fetched, wait func()) {
+// prefetch downloads small files ahead of their turn, each into its own
+// channel; a nil channel means "stream it when its turn comes". At most
+// par files are downloading or downloaded but not yet applied: the caller
+// calls release once it has applied a prefetched file. wait returns once
+// every download goroutine has ended (cancel ctx first).
+func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par int) (out []chan fetched, release, wait func()) {
 	out = make([]chan fetched, len(files))
 	sem := make(chan struct{}, par)
 	for i, f := range files {
@@ -93,13 +98,12 @@ func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par in
 				return
 			}
 			wg.Go(func() {
-				defer func() { <-sem }()
 				data, err := r.ReadAt(ctx, f, 0, f.Size)
 				out[i] <- fetched{data, err}
 			})
 		}
 	})
-	return out, wg.Wait
+	return out, func() { <-sem }, wg.Wait
 }
 
 func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, dst *os.File) (ltx.Header, error) {

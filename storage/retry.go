@@ -59,6 +59,9 @@ func (p RetryPolicy) wait(ctx context.Context, attempt int) error {
 // ReadAt reads exactly length bytes of f at off, retrying transient
 // failures and short bodies.
 func ReadAt(ctx context.Context, b Backend, p RetryPolicy, f FileInfo, off, length int64) ([]byte, error) {
+	if off < 0 || length < 0 {
+		return nil, fmt.Errorf("read %s: invalid range (offset %d, length %d)", f, off, length)
+	}
 	var buf []byte
 	err := p.Do(ctx, func() error {
 		rc, err := b.ReadRange(ctx, f, off, length)

@@ -67,6 +67,13 @@ type Backend interface {
 	String() string
 }
 
+// AllLister is implemented by backends that can list every level in one
+// request (or one paged listing) rather than one per level.
+type AllLister interface {
+	// ListAll returns the files of all levels, each level's in List order.
+	ListAll(ctx context.Context) ([]FileInfo, error)
+}
+
 // ErrNotFound is matched (errors.Is) by errors for files that do not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -42,8 +42,14 @@ type database struct {
 	past     *lru.Cache[ltx.TXID, *view]
 
 	pollDone chan struct{}
-	l1Next   ltx.TXID // poller-owned: where the next level-1 file starts
+	// Owned by the poller goroutine (and tests' PollNow, run without it):
+	l1Next ltx.TXID                 // where the next level-1 file starts
+	bad    map[storage.FileKey]bool // files found corrupt, left out of plans
 }
+
+// pastViews bounds the views of past states kept for time travel: each
+// costs about 24 bytes per page of the database.
+const pastViews = 4
 
 // openDatabase plans the latest state of url, indexes it and starts the
 // poller. wait > 0 waits that long for an empty replica to get a file.
@@ -55,7 +61,8 @@ func openDatabase(ctx context.Context, url string, cfg Config, wait time.Duratio
 	db := &database{url: url, rep: replica.New(store), cfg: cfg, log: cfg.Logger.With("replica", store.String())}
 	db.cache = newPageCache(cfg.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *replica.FileIndex](4096)
-	db.past, _ = lru.New[ltx.TXID, *view](16)
+	db.past, _ = lru.New[ltx.TXID, *view](pastViews)
+	db.bad = make(map[storage.FileKey]bool)
 	files, err := db.waitForFiles(ctx, wait)
 	if err != nil {
 		return nil, err
@@ -202,6 +209,9 @@ func (db *database) publish(prev, next *view, applied []*replica.FileIndex) bool
 	}
 	db.current = next
 	db.mu.Unlock()
+	if prev.pins.Load() > 0 {
+		applied = nil // a transaction still reads prev: its pages stay cached
+	}
 	for _, x := range applied {
 		for _, fr := range x.Frames {
 			if old := prev.lookup(fr.Pgno); old.file != nil && old.file != x {

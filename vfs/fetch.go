@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -63,9 +64,21 @@ func (b *batch) fits(fr replica.Frame) bool {
 	return fr.Offset >= b.end && fr.Offset-b.end <= maxSkip
 }
 
-// fetch reads a batch and settles its claims.
+// fetch reads a batch and settles its claims. When one frame of a
+// read-ahead batch does not decode, the first page (the one asked for) is
+// fetched alone, so a damaged neighbour does not fail it.
 func (db *database) fetch(ctx context.Context, b *batch) ([][]byte, error) {
 	pages, err := db.rep.ReadFrames(ctx, b.file, b.frames)
+	var ce *replica.CorruptError
+	if err != nil && len(b.frames) > 1 && errors.As(err, &ce) {
+		if first, ferr := db.rep.ReadFrames(ctx, b.file, b.frames[:1]); ferr == nil {
+			db.cache.finish(b.keys[0], first[0], nil)
+			for _, key := range b.keys[1:] {
+				db.cache.finish(key, nil, err)
+			}
+			return first, nil
+		}
+	}
 	for i, key := range b.keys {
 		var p []byte
 		if err == nil {

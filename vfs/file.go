@@ -64,6 +64,7 @@ func (f *file) Lock(l sqlite3vfs.LockType) error {
 	if f.lock == sqlite3vfs.LockNone && l >= sqlite3vfs.LockShared {
 		f.pinned = nil
 		f.pinned = f.viewLocked()
+		f.pinned.pins.Add(1)
 	}
 	f.lock = max(f.lock, l)
 	return nil
@@ -74,7 +75,8 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lock = l
-	if l == sqlite3vfs.LockNone {
+	if l == sqlite3vfs.LockNone && f.pinned != nil {
+		f.pinned.pins.Add(-1)
 		f.pinned = nil
 	}
 	return nil
@@ -104,7 +106,9 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 		}
 		page, err := f.readPage(ctx, v, pgno)
 		if err != nil {
-			f.db.log.Error("read failed", "pgno", pgno, "txid", v.txid, "err", err)
+			err = fmt.Errorf("read page %d at TXID %s: %w", pgno, v.txid, err)
+			f.db.log.Error("read failed", "err", err)
+			f.vfs.setError(err)
 			return n, sqlite3vfs.IOErrorRead
 		}
 		within := int(pos % int64(v.pageSize))
@@ -137,10 +141,12 @@ func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, erro
 	f.db.log.Info("file gone (compacted?); re-planning", "txid", v.txid, "err", err)
 	fresh, perr := f.db.replan(ctx, v)
 	if perr != nil {
-		return nil, fmt.Errorf("%w; re-plan: %w", err, perr)
+		return nil, fmt.Errorf("%w; the state at TXID %s is no longer in the replica (compacted away?); retry the transaction: %w", err, v.txid, perr)
 	}
 	f.mu.Lock()
 	if f.pinned == v {
+		v.pins.Add(-1)
+		fresh.pins.Add(1)
 		f.pinned = fresh
 	}
 	if f.past == v {

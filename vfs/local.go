@@ -24,6 +24,9 @@ func openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3
 		flags |= sqlite3vfs.OpenDeleteOnClose
 	} else {
 		mode := os.O_RDWR
+		if flags&sqlite3vfs.OpenReadOnly != 0 {
+			mode = os.O_RDONLY
+		}
 		if flags&sqlite3vfs.OpenCreate != 0 {
 			mode |= os.O_CREATE
 		}

@@ -45,6 +45,9 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 			return p, fmt.Errorf("URI parameter txid: %w", err)
 		}
 	}
+	if _, ok := raw["time"]; ok && p.target.TXID != 0 {
+		return p, fmt.Errorf("URI parameters txid and time cannot be used together")
+	}
 	if v, ok := raw["time"]; ok {
 		t, latest, err := ParseTime(v, time.Now())
 		if err != nil {

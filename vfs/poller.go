@@ -2,8 +2,11 @@ package vfs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
@@ -26,7 +29,10 @@ func (db *database) pollLoop() {
 }
 
 // poll lists level 0 and level 1 after the current TXID, chains the files
-// that extend it without a gap, and publishes the new view.
+// that extend it without a gap, and publishes the new view. When new files
+// exist but none continues the current TXID (level 0 has a gap that level 1
+// does not bridge, or a file is corrupt), it re-plans from a full listing.
+// Only a poll that brought the view up to date counts for strata_lag.
 func (db *database) poll(ctx context.Context) error {
 	cur := db.latest()
 	l0, err := db.rep.List(ctx, 0, cur.txid+1)
@@ -37,14 +43,23 @@ func (db *database) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db.lastPoll.Store(time.Now().UnixNano())
-	files := extend(cur.txid, l0, l1)
+	files := extend(cur.txid, db.usable(l0), db.usable(l1))
 	if len(files) == 0 {
+		if len(l0) > 0 || beyond(l1, cur.txid) {
+			return db.refresh(ctx, cur)
+		}
+		db.lastPoll.Store(time.Now().UnixNano())
 		return nil
 	}
 	idx, data, err := db.indexAll(ctx, files)
 	if err != nil {
-		return err
+		var ce *replica.CorruptError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		db.log.Error("corrupt LTX file; planning around it", "err", err)
+		db.bad[ce.File.Key()] = true
+		return db.refresh(ctx, cur)
 	}
 	next, err := cur.apply(idx)
 	if err != nil {
@@ -55,8 +70,55 @@ func (db *database) poll(ctx context.Context) error {
 	}
 	db.warm(next, idx, data)
 	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
+	db.lastPoll.Store(time.Now().UnixNano())
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
 	return nil
+}
+
+// refresh rebuilds the latest view from a full listing, leaving out files
+// found corrupt, and publishes it if it is newer than cur.
+func (db *database) refresh(ctx context.Context, cur *view) error {
+	all, err := db.rep.Files(ctx)
+	if err != nil {
+		return err
+	}
+	next, err := db.buildView(ctx, db.usable(all), replica.Target{})
+	if err != nil {
+		return fmt.Errorf("cannot advance past TXID %s: %w", cur.txid, err)
+	}
+	if next.txid <= cur.txid {
+		return fmt.Errorf("cannot advance past TXID %s: the newest reachable state is TXID %s", cur.txid, next.txid)
+	}
+	if db.publish(cur, next, nil) {
+		db.l1Next = max(db.l1Next, nextL1(all, next.txid))
+		db.lastPoll.Store(time.Now().UnixNano())
+		db.log.Info("re-planned the latest state", "from", cur.txid, "to", next.txid)
+	}
+	return nil
+}
+
+// usable drops files found corrupt before.
+func (db *database) usable(files []storage.FileInfo) []storage.FileInfo {
+	if len(db.bad) == 0 {
+		return files
+	}
+	out := make([]storage.FileInfo, 0, len(files))
+	for _, f := range files {
+		if !db.bad[f.Key()] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// beyond reports whether a file ends after txid.
+func beyond(files []storage.FileInfo, txid ltx.TXID) bool {
+	for _, f := range files {
+		if f.MaxTXID > txid {
+			return true
+		}
+	}
+	return false
 }
 
 // extend chains files that continue txid: level-0 files while they are

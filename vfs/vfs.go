@@ -13,6 +13,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,7 @@ const Name = "strata"
 // VFS implements sqlite3vfs.VFS. It keeps one database per replica URL,
 // shared by every connection that opens it.
 //
-// mu guards dbs and lastOpenErr. It is never held across I/O: a replica
+// mu guards dbs and the last errors. It is never held across I/O: a replica
 // being opened has an entry whose ready channel later connections to the
 // same replica wait on, so one replica is never built twice and a slow
 // open blocks nobody else.
@@ -35,6 +36,7 @@ type VFS struct {
 	mu          sync.Mutex
 	dbs         map[string]*entry
 	lastOpenErr error
+	lastErr     error
 }
 
 // entry is one replica's slot in the VFS: db is set, or err, when ready is
@@ -176,19 +178,40 @@ func (v *VFS) releaseDB(db *database) {
 	}
 }
 
-// Delete implements sqlite3vfs.VFS for the local side files.
+// Delete implements sqlite3vfs.VFS for the local side files. Journal and
+// WAL names of a replica are never this VFS's files (see Access), so a
+// local file that happens to carry one is left alone.
 func (v *VFS) Delete(name string, dirSync bool) error {
+	if isReplicaSideName(name) {
+		return nil
+	}
 	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return sqlite3vfs.IOError
 	}
 	return nil
 }
 
-// Access implements sqlite3vfs.VFS. Only local side files (journals) can
-// exist; the replica itself is never a local file.
+// Access implements sqlite3vfs.VFS. A replica has no journal and no WAL:
+// whatever local file happens to carry such a name beside the label must
+// not make SQLite attempt a rollback or WAL recovery. Other side files
+// (temp databases and their journals) are local.
 func (v *VFS) Access(name string, flags sqlite3vfs.AccessFlag) (bool, error) {
+	if isReplicaSideName(name) {
+		return false, nil
+	}
 	_, err := os.Stat(name)
 	return err == nil, nil
+}
+
+// isReplicaSideName reports whether name is a journal, WAL or shared-memory
+// file name, which a read-only replica never has.
+func isReplicaSideName(name string) bool {
+	for _, suffix := range []string{"-journal", "-wal", "-shm"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // FullPathname implements sqlite3vfs.VFS. Names of replica databases are
@@ -230,7 +253,15 @@ func (v *VFS) Stats(url string) (Stats, bool) {
 func (v *VFS) setOpenError(err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.lastOpenErr = err
+	v.lastOpenErr, v.lastErr = err, err
+}
+
+// setError remembers why a read failed: SQLite reports only "disk I/O
+// error".
+func (v *VFS) setError(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lastErr = err
 }
 
 // LastOpenError is the reason the most recent failed open failed.
@@ -238,4 +269,11 @@ func (v *VFS) LastOpenError() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.lastOpenErr
+}
+
+// LastError is the reason the most recent failed open or read failed.
+func (v *VFS) LastError() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastErr
 }

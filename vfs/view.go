@@ -2,6 +2,8 @@ package vfs
 
 import (
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-db/strata/replica"
@@ -23,6 +25,10 @@ type pageLoc struct {
 // connection holding a SHARED lock reads from the view it pinned; the
 // poller publishes new views beside it and never mutates one.
 type view struct {
+	// pins counts connections reading this view inside a transaction;
+	// while any do, publishing a newer view evicts nothing they may need.
+	pins atomic.Int32
+
 	txid     ltx.TXID
 	pageSize uint32
 	commit   uint32 // database size in pages
@@ -98,21 +104,23 @@ func (v *view) set(pgno uint32, loc pageLoc, copied map[uint32]bool) {
 // truncate sets the database size, dropping locations above it so that a
 // later growth reads those pages as new (zeros) rather than stale data.
 func (v *view) truncate(commit uint32, copied map[uint32]bool) {
-	for pgno := commit + 1; pgno <= v.commit; pgno++ {
-		c := (pgno - 1) / chunkPages
-		if int(c) >= len(v.chunks) {
-			break
-		}
+	// Chunk by chunk, in 64-bit arithmetic: page numbers near 2^32 must
+	// not wrap around.
+	for c := uint64(commit) / chunkPages; c < uint64(len(v.chunks)); c++ {
 		if v.chunks[c] == nil {
 			continue
 		}
-		if (pgno-1)%chunkPages == 0 { // the whole chunk is above commit
-			v.chunks[c] = nil
-			pgno += chunkPages - 1
+		first := c*chunkPages + 1 // page number of the chunk's first slot
+		if first > uint64(commit) {
+			v.chunks[c] = nil // the whole chunk is above commit
 			continue
 		}
-		v.own(c, copied)
-		v.chunks[c][(pgno-1)%chunkPages] = pageLoc{}
+		above := uint64(commit) - first + 1 // first slot above commit
+		if !slices.ContainsFunc(v.chunks[c][above:], func(l pageLoc) bool { return l.file != nil }) {
+			continue // nothing to drop: keep sharing the chunk
+		}
+		v.own(uint32(c), copied)
+		clear(v.chunks[c][above:])
 	}
 	v.commit = commit
 }

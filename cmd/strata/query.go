@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/vfs"
 )
 
@@ -42,6 +43,16 @@ type replicaConn struct {
 func openConn(ctx context.Context, replicaURL, txid, timestamp string) (*replicaConn, error) {
 	if txid != "" && timestamp != "" {
 		return nil, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
+	}
+	if txid != "" {
+		if _, err := replica.ParseTXID(txid); err != nil {
+			return nil, fmt.Errorf("%w: -txid: %v", errUsage, err)
+		}
+	}
+	if timestamp != "" {
+		if _, _, err := vfs.ParseTime(timestamp, time.Now()); err != nil {
+			return nil, fmt.Errorf("%w: -timestamp: %v", errUsage, err)
+		}
 	}
 	cfg, err := vfs.ConfigFromEnv()
 	if err != nil {
@@ -103,7 +114,7 @@ func (c *replicaConn) close() {
 func (c *replicaConn) query(ctx context.Context, q string, asJSON bool, w io.Writer) error {
 	rows, err := c.conn.QueryContext(ctx, q)
 	if err != nil {
-		return err
+		return c.explain(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -111,9 +122,22 @@ func (c *replicaConn) query(ctx context.Context, q string, asJSON bool, w io.Wri
 		return err
 	}
 	if asJSON {
-		return printJSON(rows, cols, w)
+		err = printJSON(rows, cols, w)
+	} else {
+		err = printList(rows, cols, w)
 	}
-	return printList(rows, cols, w)
+	return c.explain(err)
+}
+
+// explain adds the VFS's reason to SQLite's bare "disk I/O error".
+func (c *replicaConn) explain(err error) error {
+	var se sqlite3.Error
+	if asSQLiteError(err, &se) && se.Code == sqlite3.ErrIoErr {
+		if reason := c.v.LastError(); reason != nil {
+			return fmt.Errorf("%w: %v", err, reason)
+		}
+	}
+	return err
 }
 
 // scanRow reads one row as raw values.

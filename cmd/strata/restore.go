@@ -57,6 +57,16 @@ func restoreTo(ctx context.Context, r *replica.Replica, plan replica.Plan, out s
 		return fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file private (0600); give the result the mode of
+	// the file it replaces, or what a new database file would get.
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(out); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
 	err = r.Restore(ctx, plan, tmp, replica.RestoreOptions{Progress: p.update})
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

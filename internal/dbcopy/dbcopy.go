@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -16,12 +17,12 @@ func Copy(ctx context.Context, src, dst string) error {
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("database %s: %w", src, err)
 	}
-	srcDB, err := sql.Open("sqlite3", "file:"+src+"?mode=ro")
+	srcDB, err := sql.Open("sqlite3", fileURI(src)+"?mode=ro")
 	if err != nil {
 		return err
 	}
 	defer srcDB.Close()
-	dstDB, err := sql.Open("sqlite3", dst)
+	dstDB, err := sql.Open("sqlite3", fileURI(dst))
 	if err != nil {
 		return err
 	}
@@ -58,4 +59,11 @@ func runBackup(dst, src *sqlite3.SQLiteConn, srcName string) error {
 			return b.Finish()
 		}
 	}
+}
+
+// fileURI names a path as a SQLite URI filename. '?', '#' and '%' in the
+// path are escaped: unescaped, SQLite (and the driver) would read what
+// follows them as parameters and open some other file.
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 }

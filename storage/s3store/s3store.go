@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,6 +101,48 @@ func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.F
 	}
 	storage.SortFiles(files)
 	return files, nil
+}
+
+// ListAll implements storage.AllLister: one recursive listing of the
+// prefix returns every level, instead of one listing per level.
+func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
+	root := s.loc.levelPrefix(0)
+	root = root[:len(root)-len("0000/")]
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.bucket), Prefix: aws.String(root)}
+	var files []storage.FileInfo
+	for p := s3.NewListObjectsV2Paginator(s.client, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, s.classify(ctx, "list", root, err)
+		}
+		for _, obj := range page.Contents {
+			f, ok := parseKey(strings.TrimPrefix(aws.ToString(obj.Key), root))
+			if !ok {
+				continue
+			}
+			f.Size, f.ModTime = aws.ToInt64(obj.Size), aws.ToTime(obj.LastModified)
+			files = append(files, f)
+		}
+	}
+	storage.SortFiles(files)
+	return files, nil
+}
+
+// parseKey reads "<level as 4 hex digits>/<minTXID>-<maxTXID>.ltx".
+func parseKey(rel string) (storage.FileInfo, bool) {
+	lvl, name, ok := strings.Cut(rel, "/")
+	if !ok || len(lvl) != 4 {
+		return storage.FileInfo{}, false
+	}
+	level, err := strconv.ParseUint(lvl, 16, 8)
+	if err != nil || level > storage.MaxLevel {
+		return storage.FileInfo{}, false
+	}
+	minTXID, maxTXID, err := ltx.ParseFilename(name)
+	if err != nil {
+		return storage.FileInfo{}, false
+	}
+	return storage.FileInfo{Level: int(level), MinTXID: minTXID, MaxTXID: maxTXID}, true
 }
 
 // ReadRange implements storage.Backend.
