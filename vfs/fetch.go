@@ -11,8 +11,10 @@ import (
 
 // page returns page pgno as of v, from the cache or from storage. A nil
 // page with a nil error means the page holds zeros (never written, or the
-// lock page). window > 1 asks to fetch the following pages too (read-ahead).
-func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) ([]byte, error) {
+// lock page). window > 1 asks to fetch the following pages too (read-ahead);
+// extra names more pages to fetch in the same round trip if pgno must be
+// fetched (B-tree siblings).
+func (db *database) page(ctx context.Context, v *view, pgno uint32, window int, extra ...uint32) ([]byte, error) {
 	loc := v.lookup(pgno)
 	if loc.file == nil {
 		return nil, nil
@@ -31,6 +33,7 @@ func (db *database) page(ctx context.Context, v *view, pgno uint32, window int) 
 	}
 	db.cache.misses.Add(1)
 	batches := db.readAhead(v, loc, pgno, window)
+	batches = db.addExtra(v, batches, extra)
 	var wg sync.WaitGroup
 	for _, b := range batches[1:] {
 		wg.Go(func() { db.fetch(ctx, b) })
@@ -59,9 +62,9 @@ func (b *batch) add(fr replica.Frame, k pageKey) {
 }
 
 // fits reports whether fr can extend b's range without carrying more
-// than maxSkip unrequested bytes.
-func (b *batch) fits(fr replica.Frame) bool {
-	return fr.Offset >= b.end && fr.Offset-b.end <= maxSkip
+// than skip unrequested bytes.
+func (b *batch) fits(fr replica.Frame, skip int64) bool {
+	return fr.Offset >= b.end && fr.Offset-b.end <= skip
 }
 
 // fetch reads a batch and settles its claims. When one frame of a
@@ -115,13 +118,13 @@ func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) []*
 			continue
 		}
 		k := pageKey{next.file.File.Key(), pgno + uint32(i)}
-		if next.file == loc.file && !main.fits(next.frame) {
+		if next.file == loc.file && !main.fits(next.frame, maxSkip) {
 			break
 		}
 		b := main
 		if next.file != loc.file {
 			b = side[next.file]
-			if (b == nil && len(side) >= maxSideBatches) || (b != nil && !b.fits(next.frame)) {
+			if (b == nil && len(side) >= maxSideBatches) || (b != nil && !b.fits(next.frame, maxSkip)) {
 				continue
 			}
 		}
@@ -137,6 +140,44 @@ func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) []*
 			batches = append(batches, b)
 		}
 		b.add(next.frame, k)
+	}
+	return batches
+}
+
+// maxExtraSkip is maxSkip for extra pages: they are guesses (siblings a
+// scan will probably read), so they may drag along fewer unasked bytes.
+const maxExtraSkip = 32 << 10
+
+// maxBatches bounds the requests one read starts in parallel.
+const maxBatches = 64
+
+// addExtra adds pages to the planned batches: to a batch of the same file
+// whose range they extend cheaply, else to a batch of their own.
+func (db *database) addExtra(v *view, batches []*batch, extra []uint32) []*batch {
+	for _, pgno := range extra {
+		loc := v.lookup(pgno)
+		if loc.file == nil {
+			continue
+		}
+		k := pageKey{loc.file.File.Key(), pgno}
+		var b *batch
+		for _, cand := range batches {
+			if cand.file == loc.file && cand.fits(loc.frame, maxExtraSkip) {
+				b = cand
+				break
+			}
+		}
+		if (b == nil && len(batches) >= maxBatches) || db.cache.contains(k) {
+			continue
+		}
+		if _, mine := db.cache.claim(k); !mine {
+			continue
+		}
+		if b == nil {
+			b = &batch{file: loc.file}
+			batches = append(batches, b)
+		}
+		b.add(loc.frame, k)
 	}
 	return batches
 }

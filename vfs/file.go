@@ -32,6 +32,7 @@ type file struct {
 	target replica.Target // zero: follow the latest state
 	past   *view          // the view of target when it is not latest
 	ra     readAhead
+	scan   siblingScan
 }
 
 // current is the view reads use now: the pinned one inside a read
@@ -112,6 +113,11 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 			return n, sqlite3vfs.IOErrorRead
 		}
 		within := int(pos % int64(v.pageSize))
+		if page != nil && within == 0 && len(p)-n >= int(v.pageSize) {
+			f.mu.Lock()
+			f.scan.observe(pgno, page)
+			f.mu.Unlock()
+		}
 		var c int
 		if page == nil {
 			c = min(len(p)-n, int(v.pageSize)-within)
@@ -133,8 +139,9 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, error) {
 	f.mu.Lock()
 	window := f.ra.next(pgno)
+	siblings := f.scan.onRead(pgno)
 	f.mu.Unlock()
-	page, err := f.db.page(ctx, v, pgno, window)
+	page, err := f.db.page(ctx, v, pgno, window, siblings...)
 	if !errors.Is(err, storage.ErrNotFound) {
 		return page, err
 	}
@@ -153,7 +160,7 @@ func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, erro
 		f.past = fresh
 	}
 	f.mu.Unlock()
-	return f.db.page(ctx, fresh, pgno, window)
+	return f.db.page(ctx, fresh, pgno, window, siblings...)
 }
 
 // patchHeader rewrites fields of the database header (page 1, bytes
