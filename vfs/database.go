@@ -20,7 +20,7 @@ import (
 // connection that opens it: the replica, the page cache, the latest view
 // and the poller that advances it.
 //
-// mu guards current and refs. The poller goroutine owns the poll cursor
+// mu guards current, refs and bad. The poller goroutine owns the poll cursor
 // fields; it is started by openDatabase and stopped (and waited for) by
 // close when the last connection goes away.
 type database struct {
@@ -36,15 +36,16 @@ type database struct {
 	mu      sync.Mutex
 	current *view
 	refs    int
+	bad     map[storage.FileKey]bool // files found corrupt, left out of plans
 
 	lastPoll atomic.Int64 // unix nanoseconds of the last successful poll
+	readers  atomic.Int64 // connections inside a read transaction (holding a pinned view)
 	indexes  *lru.Cache[storage.FileKey, *replica.FileIndex]
 	past     *lru.Cache[ltx.TXID, *view]
 
 	pollDone chan struct{}
 	// Owned by the poller goroutine (and tests' PollNow, run without it):
-	l1Next ltx.TXID                 // where the next level-1 file starts
-	bad    map[storage.FileKey]bool // files found corrupt, left out of plans
+	l1Next ltx.TXID // where the next level-1 file starts
 }
 
 // pastViews bounds the views of past states kept for time travel: each
@@ -188,7 +189,7 @@ func (db *database) viewAt(ctx context.Context, t replica.Target) (*view, error)
 	if err != nil {
 		return nil, err
 	}
-	v, err := db.buildView(ctx, files, t)
+	v, err := db.buildView(ctx, db.usable(files), t)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +210,11 @@ func (db *database) publish(prev, next *view, applied []*replica.FileIndex) bool
 	}
 	db.current = next
 	db.mu.Unlock()
-	if prev.pins.Load() > 0 {
-		applied = nil // a transaction still reads prev: its pages stay cached
+	if db.readers.Load() > 0 {
+		// A transaction still reads an older view, maybe one of files that
+		// compaction will delete: its pages stay cached (the LRU ages them
+		// out) rather than being fetched again, or not at all.
+		applied = nil
 	}
 	for _, x := range applied {
 		for _, fr := range x.Frames {

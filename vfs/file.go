@@ -65,7 +65,7 @@ func (f *file) Lock(l sqlite3vfs.LockType) error {
 	if f.lock == sqlite3vfs.LockNone && l >= sqlite3vfs.LockShared {
 		f.pinned = nil
 		f.pinned = f.viewLocked()
-		f.pinned.pins.Add(1)
+		f.db.readers.Add(1)
 	}
 	f.lock = max(f.lock, l)
 	return nil
@@ -77,7 +77,7 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	defer f.mu.Unlock()
 	f.lock = l
 	if l == sqlite3vfs.LockNone && f.pinned != nil {
-		f.pinned.pins.Add(-1)
+		f.db.readers.Add(-1)
 		f.pinned = nil
 	}
 	return nil
@@ -152,8 +152,6 @@ func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, erro
 	}
 	f.mu.Lock()
 	if f.pinned == v {
-		v.pins.Add(-1)
-		fresh.pins.Add(1)
 		f.pinned = fresh
 	}
 	if f.past == v {

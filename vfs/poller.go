@@ -58,7 +58,7 @@ func (db *database) poll(ctx context.Context) error {
 			return err
 		}
 		db.log.Error("corrupt LTX file; planning around it", "err", err)
-		db.bad[ce.File.Key()] = true
+		db.markBad(ce.File)
 		return db.refresh(ctx, cur)
 	}
 	next, err := cur.apply(idx)
@@ -97,8 +97,17 @@ func (db *database) refresh(ctx context.Context, cur *view) error {
 	return nil
 }
 
+// markBad leaves f out of every later plan.
+func (db *database) markBad(f storage.FileInfo) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.bad[f.Key()] = true
+}
+
 // usable drops files found corrupt before.
 func (db *database) usable(files []storage.FileInfo) []storage.FileInfo {
+	db.mu.Lock()
+	defer db.mu.Unlock()
 	if len(db.bad) == 0 {
 		return files
 	}

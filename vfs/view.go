@@ -3,7 +3,6 @@ package vfs
 import (
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/strata-db/strata/replica"
@@ -25,10 +24,6 @@ type pageLoc struct {
 // connection holding a SHARED lock reads from the view it pinned; the
 // poller publishes new views beside it and never mutates one.
 type view struct {
-	// pins counts connections reading this view inside a transaction;
-	// while any do, publishing a newer view evicts nothing they may need.
-	pins atomic.Int32
-
 	txid     ltx.TXID
 	pageSize uint32
 	commit   uint32 // database size in pages
