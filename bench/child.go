@@ -38,11 +38,13 @@ type childResult struct {
 	Phases []phase `json:"phases"`
 	// Rates are operations per second (S4: "strata" and "local").
 	Rates map[string]float64 `json:"rates,omitempty"`
+	// HighWater is the child's own peak resident memory in bytes, read
+	// at its end (0 where the system does not tell).
+	HighWater int64 `json:"high_water,omitempty"`
 }
 
 // RunChild runs one cold scenario in this process: the spec comes from in,
-// the result goes to out as one JSON line. The parent measures the rest
-// (peak RSS) from outside.
+// the result goes to out as one JSON line, with the child's own peak RSS.
 func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	var spec childSpec
 	if err := json.NewDecoder(in).Decode(&spec); err != nil {
@@ -57,6 +59,7 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("bench child %s: %w", spec.Scenario, err)
 	}
+	res.HighWater = highWater()
 	return json.NewEncoder(out).Encode(res)
 }
 

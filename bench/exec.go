@@ -60,9 +60,6 @@ func (e *env) runChild(ctx context.Context, spec childSpec, repeat int) runResul
 	err = cmd.Run()
 	r.Process = time.Since(start)
 	r.Proxy = e.px.Stats()
-	if cmd.ProcessState != nil {
-		r.PeakRSS = peakRSS(cmd.ProcessState)
-	}
 	if err != nil {
 		r.Err = childError(ctx, err, stderr.String())
 		return r
@@ -70,6 +67,7 @@ func (e *env) runChild(ctx context.Context, spec childSpec, repeat int) runResul
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &r.childResult); err != nil {
 		r.Err = fmt.Sprintf("child printed no result: %v\n%s", err, stderr)
 	}
+	r.PeakRSS = r.HighWater
 	return r
 }
 

@@ -2,12 +2,9 @@
 
 package bench
 
-import (
-	"os"
-	"syscall"
-)
+import "syscall"
 
 func childProcAttr() *syscall.SysProcAttr { return nil }
 
-// peakRSS is not measured outside Linux: rusage units differ by system.
-func peakRSS(*os.ProcessState) int64 { return 0 }
+// highWater is not measured outside Linux.
+func highWater() int64 { return 0 }

@@ -25,6 +25,11 @@ type Config struct {
 	CacheSize int64
 	// Logger receives the VFS's logs; nil discards them.
 	Logger *slog.Logger
+	// ManageMemory sets Go's soft memory limit to the page caches of the
+	// open replicas plus 40 MiB (unless GOMEMLIMIT is set), so that the
+	// process stays within its cache size plus 64 MiB. For programs that own their
+	// process: the strata command and the extension turn it on.
+	ManageMemory bool
 	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
 	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
 	// built without URI filenames): every database they open is then a
@@ -51,11 +56,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigFromEnv reads STRATA_REPLICA_URL, STRATA_DEFAULT_VFS, STRATA_POLL_INTERVAL,
+// ConfigFromEnv is the configuration of a process that strata owns (the
+// command, the extension): ManageMemory on, and STRATA_REPLICA_URL, STRATA_DEFAULT_VFS, STRATA_POLL_INTERVAL,
 // STRATA_CACHE_SIZE, STRATA_LOG_LEVEL and STRATA_LOG_FILE. Logs go to
 // STRATA_LOG_FILE, or to stderr when only a level is set; never to stdout.
 func ConfigFromEnv() (Config, error) {
-	var c Config
+	c := Config{ManageMemory: true}
 	var err error
 	c.DefaultReplica = os.Getenv("STRATA_REPLICA_URL")
 	if v := os.Getenv("STRATA_DEFAULT_VFS"); v != "" {

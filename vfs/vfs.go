@@ -141,6 +141,7 @@ func (v *VFS) acquire(p params) (*database, error) {
 	} else {
 		db.acquire()
 		e.db = db
+		v.adjustMemoryLimit()
 	}
 	v.mu.Unlock()
 	close(e.ready)
@@ -171,6 +172,7 @@ func (v *VFS) releaseDB(db *database) {
 		if e, ok := v.dbs[db.url]; ok && e.db == db {
 			delete(v.dbs, db.url)
 		}
+		v.adjustMemoryLimit()
 	}
 	v.mu.Unlock()
 	if last {

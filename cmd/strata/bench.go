@@ -24,7 +24,7 @@ var benchOpeners = map[string]bench.OpenFunc{
 }
 
 func openBenchVFS(replicaURL string, cacheBytes int64) (*sql.DB, error) {
-	if _, err := vfs.Register(vfs.Config{CacheSize: cacheBytes}); err != nil {
+	if _, err := vfs.Register(vfs.Config{CacheSize: cacheBytes, ManageMemory: true}); err != nil {
 		return nil, err
 	}
 	if cacheBytes <= 0 {
