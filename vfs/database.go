@@ -24,7 +24,7 @@ import (
 // fields; it is started by openDatabase and stopped (and waited for) by
 // close when the last connection goes away.
 type database struct {
-	url   string
+	url   string // canonical replica URL: the key of this state in the VFS
 	rep   *replica.Replica
 	cache *pageCache
 	log   *slog.Logger
@@ -54,12 +54,12 @@ const pastViews = 4
 
 // openDatabase plans the latest state of url, indexes it and starts the
 // poller. wait > 0 waits that long for an empty replica to get a file.
-func openDatabase(ctx context.Context, url string, cfg Config, wait time.Duration) (*database, error) {
+func openDatabase(ctx context.Context, key, url string, cfg Config, wait time.Duration) (*database, error) {
 	store, err := backends.Open(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	db := &database{url: url, rep: replica.New(store), cfg: cfg, log: cfg.Logger.With("replica", store.String())}
+	db := &database{url: key, rep: replica.New(store), cfg: cfg, log: cfg.Logger.With("replica", store.String())}
 	db.cache = newPageCache(cfg.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *replica.FileIndex](4096)
 	db.past, _ = lru.New[ltx.TXID, *view](pastViews)

@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage/backends"
 )
 
 // params are a connection's URI parameters after validation.
 type params struct {
 	replica      string
+	key          string // the replica's canonical URL: one state per key
 	wait         time.Duration
 	pollInterval time.Duration
 	cacheSize    int64
@@ -25,6 +27,9 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 		return p, fmt.Errorf("no replica: add replica=URL to the URI or set STRATA_REPLICA_URL")
 	}
 	var err error
+	if p.key, err = backends.Canonical(p.replica); err != nil {
+		return p, err
+	}
 	if v, ok := raw["wait"]; ok {
 		if p.wait, err = time.ParseDuration(v); err != nil || p.wait < 0 {
 			return p, fmt.Errorf("URI parameter wait=%q: want a duration such as 30s", v)

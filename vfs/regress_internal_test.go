@@ -104,7 +104,7 @@ func TestRegressCorruptNeighbourFrame(t *testing.T) {
 	}
 
 	cfg := Config{PollInterval: time.Hour, CacheSize: 1 << 20}.withDefaults()
-	db, err := openDatabase(ctx, "file://"+store.Dir(), cfg, 0)
+	db, err := openDatabase(ctx, "file://"+store.Dir(), "file://"+store.Dir(), cfg, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

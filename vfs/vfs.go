@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/psanford/sqlite3vfs"
+	"github.com/strata-db/strata/storage/backends"
 )
 
 // Name is the name the VFS is registered under.
@@ -113,7 +114,7 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 func (v *VFS) acquire(p params) (*database, error) {
 	v.mu.Lock()
 	for {
-		e, ok := v.dbs[p.replica]
+		e, ok := v.dbs[p.key]
 		if !ok {
 			break
 		}
@@ -130,13 +131,13 @@ func (v *VFS) acquire(p params) (*database, error) {
 		v.mu.Lock()
 	}
 	e := &entry{ready: make(chan struct{})}
-	v.dbs[p.replica] = e
+	v.dbs[p.key] = e
 	v.mu.Unlock()
 
 	db, err := v.open(p)
 	v.mu.Lock()
 	if err != nil {
-		delete(v.dbs, p.replica)
+		delete(v.dbs, p.key)
 		e.err = err
 	} else {
 		db.acquire()
@@ -160,7 +161,7 @@ func (v *VFS) open(p params) (*database, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+p.wait)
 	defer cancel()
-	return openDatabase(ctx, p.replica, cfg, p.wait)
+	return openDatabase(ctx, p.key, p.replica, cfg, p.wait)
 }
 
 // releaseDB drops a connection's reference; the last one closes the
@@ -235,8 +236,12 @@ type Stats struct {
 
 // Stats returns the state of the replica at url, if a connection has it open.
 func (v *VFS) Stats(url string) (Stats, bool) {
+	key, err := backends.Canonical(url)
+	if err != nil {
+		return Stats{}, false
+	}
 	v.mu.Lock()
-	e, ok := v.dbs[url]
+	e, ok := v.dbs[key]
 	var db *database
 	if ok {
 		db = e.db

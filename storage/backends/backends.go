@@ -36,11 +36,7 @@ func Open(ctx context.Context, rawURL string) (storage.Backend, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		var uerr *url.Error // its message repeats the URL, secrets included
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("replica URL %q: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("replica URL %q: %w", redact(rawURL), unwrapURLError(err))
 	}
 	open, ok := schemes[u.Scheme]
 	if !ok {
@@ -51,6 +47,44 @@ func Open(ctx context.Context, rawURL string) (storage.Backend, error) {
 		return nil, fmt.Errorf("replica URL %q: %w", redact(rawURL), err)
 	}
 	return b, nil
+}
+
+// Canonical returns one spelling of the replica rawURL names, without any
+// I/O, so that "/x", "file:///x" and "file:///x/" are known to be one
+// replica. It fails where Open would fail to parse the URL.
+func Canonical(rawURL string) (string, error) {
+	if rawURL == "" {
+		return "", fmt.Errorf("replica URL is empty")
+	}
+	if !strings.Contains(rawURL, "://") {
+		return canonicalFile(rawURL)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("replica URL %q: %w", redact(rawURL), unwrapURLError(err))
+	}
+	switch u.Scheme {
+	case "file":
+		if _, err := openFile(context.Background(), u); err != nil {
+			return "", fmt.Errorf("replica URL %q: %w", redact(rawURL), err)
+		}
+		return canonicalFile(filepath.FromSlash(u.Path))
+	case "s3":
+		c, err := s3store.CanonicalURL(u)
+		if err != nil {
+			return "", fmt.Errorf("replica URL %q: %w", redact(rawURL), err)
+		}
+		return c, nil
+	}
+	return rawURL, nil // Open reports the unsupported scheme
+}
+
+func canonicalFile(path string) (string, error) {
+	s, err := filestore.New(path)
+	if err != nil {
+		return "", err
+	}
+	return s.String(), nil
 }
 
 func openFile(_ context.Context, u *url.URL) (storage.Backend, error) {
@@ -70,6 +104,15 @@ func supported() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// unwrapURLError drops the URL a *url.Error repeats, secrets included.
+func unwrapURLError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 // redact hides a password embedded in a URL so it never reaches a log.

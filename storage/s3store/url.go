@@ -122,3 +122,14 @@ func (l location) levelPrefix(level int) string {
 func (l location) objectURL(key string) string {
 	return "s3://" + l.bucket + "/" + key
 }
+
+// CanonicalURL is the replica URL u names, written one way (no trailing
+// slashes, parameters in order, defaults left out), without opening
+// anything: two URLs naming the same replica give the same string.
+func CanonicalURL(u *url.URL) (string, error) {
+	l, err := parseURL(u)
+	if err != nil {
+		return "", err
+	}
+	return l.String(), nil
+}
