@@ -16,14 +16,18 @@ import (
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("query", "query [-txid N | -timestamp T] [-json] URL SQL", stderr)
-	txid := fs.String("txid", "", "query the state after this `TXID`")
-	timestamp := fs.String("timestamp", "", "query the state at this `time` (RFC 3339, or relative: '5 minutes ago')")
+	var tf targetFlags
+	tf.register(fs, "query")
 	asJSON := fs.Bool("json", false, "print rows as a JSON array of objects")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], *txid, *timestamp)
+	target, err := tf.target()
+	if err != nil {
+		return err
+	}
+	conn, err := openConn(ctx, pos[0], target)
 	if err != nil {
 		return err
 	}
@@ -39,21 +43,8 @@ type replicaConn struct {
 }
 
 // openConn registers the VFS (configured from STRATA_* variables) and opens
-// one connection, so that pragmas persist across statements.
-func openConn(ctx context.Context, replicaURL, txid, timestamp string) (*replicaConn, error) {
-	if txid != "" && timestamp != "" {
-		return nil, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
-	}
-	if txid != "" {
-		if _, err := replica.ParseTXID(txid); err != nil {
-			return nil, fmt.Errorf("%w: -txid: %v", errUsage, err)
-		}
-	}
-	if timestamp != "" {
-		if _, _, err := vfs.ParseTime(timestamp, time.Now()); err != nil {
-			return nil, fmt.Errorf("%w: -timestamp: %v", errUsage, err)
-		}
-	}
+// one connection at target, so that pragmas persist across statements.
+func openConn(ctx context.Context, replicaURL string, target replica.Target) (*replicaConn, error) {
 	cfg, err := vfs.ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -62,14 +53,7 @@ func openConn(ctx context.Context, replicaURL, txid, timestamp string) (*replica
 	if err != nil {
 		return nil, err
 	}
-	var params []string
-	if txid != "" {
-		params = append(params, "txid", txid)
-	}
-	if timestamp != "" {
-		params = append(params, "time", timestamp)
-	}
-	db, err := sql.Open("sqlite3", vfs.URI(replicaURL, params...))
+	db, err := sql.Open("sqlite3", vfs.URI(replicaURL, uriParams(target)...))
 	if err != nil {
 		return nil, err
 	}

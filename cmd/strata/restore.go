@@ -14,8 +14,8 @@ import (
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("restore", "restore [-txid N | -timestamp T] [-f] -o OUT.db URL", stderr)
 	out := fs.String("o", "", "output database `path` (required)")
-	txid := fs.String("txid", "", "restore the state after this `TXID` (decimal, 0x-hex or 16 hex digits)")
-	timestamp := fs.String("timestamp", "", "restore the state at this RFC 3339 `time` (fractional seconds allowed)")
+	var tf targetFlags
+	tf.register(fs, "restore")
 	force := fs.Bool("f", false, "overwrite OUT.db if it exists")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
@@ -24,7 +24,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *out == "" {
 		return fmt.Errorf("%w: -o OUT.db is required", errUsage)
 	}
-	target, err := parseTarget(*txid, *timestamp)
+	target, err := tf.target()
 	if err != nil {
 		return err
 	}

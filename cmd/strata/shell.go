@@ -11,13 +11,17 @@ import (
 
 func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("shell", "shell [-txid N | -timestamp T] URL", stderr)
-	txid := fs.String("txid", "", "start at the state after this `TXID`")
-	timestamp := fs.String("timestamp", "", "start at this `time` (RFC 3339, or relative)")
+	var tf targetFlags
+	tf.register(fs, "start at")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], *txid, *timestamp)
+	target, err := tf.target()
+	if err != nil {
+		return err
+	}
+	conn, err := openConn(ctx, pos[0], target)
 	if err != nil {
 		return err
 	}

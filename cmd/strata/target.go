@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage/backends"
+	"github.com/strata-db/strata/vfs"
 )
 
 func openReplica(ctx context.Context, url string) (*replica.Replica, error) {
@@ -17,25 +19,47 @@ func openReplica(ctx context.Context, url string) (*replica.Replica, error) {
 	return replica.New(store), nil
 }
 
-// parseTarget turns -txid and -timestamp flag values into a Target.
-func parseTarget(txid, timestamp string) (replica.Target, error) {
-	var t replica.Target
-	if txid != "" && timestamp != "" {
-		return t, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
+// targetFlags are the -txid and -timestamp flags that choose a past state.
+type targetFlags struct{ txid, timestamp string }
+
+func (t *targetFlags) register(fs *flag.FlagSet, verb string) {
+	fs.StringVar(&t.txid, "txid", "", verb+" the state after this `TXID` (decimal, 0x-prefixed hex or 16 hex digits)")
+	fs.StringVar(&t.timestamp, "timestamp", "", verb+" the state at this `time`: RFC 3339 (fractional seconds allowed), "+
+		"'YYYY-MM-DD HH:MM:SS' (UTC), or relative ('5 minutes ago')")
+}
+
+// target checks the flags; a bad value is a usage error that names it.
+func (t targetFlags) target() (replica.Target, error) {
+	var tg replica.Target
+	if t.txid != "" && t.timestamp != "" {
+		return tg, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
 	}
-	if txid != "" {
-		id, err := replica.ParseTXID(txid)
+	if t.txid != "" {
+		id, err := replica.ParseTXID(t.txid)
 		if err != nil {
-			return t, fmt.Errorf("%w: -txid: %v", errUsage, err)
+			return tg, fmt.Errorf("%w: -txid: %v", errUsage, err)
 		}
-		t.TXID = id
+		tg.TXID = id
 	}
-	if timestamp != "" {
-		ts, err := time.Parse(time.RFC3339Nano, timestamp)
+	if t.timestamp != "" {
+		ts, latest, err := vfs.ParseTime(t.timestamp, time.Now())
 		if err != nil {
-			return t, fmt.Errorf("%w: -timestamp %q is not an RFC 3339 time (e.g. 2026-11-24T10:00:00.5Z)", errUsage, timestamp)
+			return tg, fmt.Errorf("%w: -timestamp: %v", errUsage, err)
 		}
-		t.Time = ts
+		if !latest {
+			tg.Time = ts
+		}
 	}
-	return t, nil
+	return tg, nil
+}
+
+// uriParams are a target as URI parameters of the strata VFS.
+func uriParams(tg replica.Target) []string {
+	switch {
+	case tg.TXID != 0:
+		return []string{"txid", tg.TXID.String()}
+	case !tg.Time.IsZero():
+		return []string{"time", tg.Time.UTC().Format(time.RFC3339Nano)}
+	}
+	return nil
 }
