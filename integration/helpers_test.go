@@ -115,18 +115,8 @@ func mustScalar[T any](t testing.TB, q querier, query string) T {
 	return v
 }
 
-// eventually waits until cond holds or fails the test after timeout.
+// eventually waits until cond holds (see testenv.Eventually).
 func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("not within %s: %s", timeout, state)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return testenv.Eventually(t, timeout, cond)
 }

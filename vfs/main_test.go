@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/strata-db/strata/internal/ltxtest"
+	"github.com/strata-db/strata/internal/testenv"
 	"github.com/strata-db/strata/storage/filestore"
 	"github.com/strata-db/strata/vfs"
 )
@@ -113,21 +114,10 @@ func checkIntegrity(t testing.TB, q querier) {
 	}
 }
 
-// eventually waits until cond holds, failing the test with what cond last
-// reported if it does not within timeout. It returns how long it took.
+// eventually waits until cond holds (see testenv.Eventually).
 func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("not within %s: %s", timeout, state)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return testenv.Eventually(t, timeout, cond)
 }
 
 // newReplica makes an empty replica directory and a writer for it whose
