@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,17 +54,54 @@ func (r *Replica) uploadSnapshot(ctx context.Context, path string) (storage.File
 		Version: ltx.Version, Flags: ltx.HeaderFlagNoChecksum, PageSize: pageSize,
 		Commit: pages, MinTXID: 1, MaxTXID: 1, Timestamp: now.UnixMilli(),
 	}
+	attempts := 0
 	err = r.Retry.Do(ctx, func() error {
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(encodeDatabase(path, hdr, pw)) }()
-		err := r.Store.Write(ctx, f, time.UnixMilli(hdr.Timestamp), pr)
-		pr.CloseWithError(err) // unblocks the encoder if the upload failed
+		attempts++
+		err := r.writeSnapshot(ctx, f, path, hdr)
+		if errors.Is(err, storage.ErrExists) && attempts > 1 && r.isOurs(ctx, f, hdr) {
+			return nil // an earlier attempt landed but its answer was lost
+		}
 		return err
 	})
+	if errors.Is(err, storage.ErrExists) {
+		return f, fmt.Errorf("upload snapshot to %s: another import created it meanwhile: %w", r.Store, err)
+	}
 	if err != nil {
 		return f, fmt.Errorf("upload snapshot to %s: %w", r.Store, err)
 	}
 	return f, nil
+}
+
+// writeSnapshot encodes the database into a pipe that the upload reads,
+// creating the file only if it does not exist where the backend can.
+func (r *Replica) writeSnapshot(ctx context.Context, f storage.FileInfo, path string, hdr ltx.Header) error {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(encodeDatabase(path, hdr, pw))
+	}()
+	ts := time.UnixMilli(hdr.Timestamp)
+	var err error
+	if ew, ok := r.Store.(storage.ExclusiveWriter); ok {
+		err = ew.WriteNew(ctx, f, ts, pr)
+	} else {
+		err = r.Store.Write(ctx, f, ts, pr)
+	}
+	pr.CloseWithError(err) // unblocks the encoder if the upload failed
+	<-done
+	return err
+}
+
+// isOurs reports whether the file f in storage is the snapshot hdr
+// describes (same commit time, size and page size).
+func (r *Replica) isOurs(ctx context.Context, f storage.FileInfo, hdr ltx.Header) bool {
+	b, err := r.ReadAt(ctx, f, 0, ltx.HeaderSize)
+	if err != nil {
+		return false
+	}
+	var got ltx.Header
+	return got.UnmarshalBinary(b) == nil && got.Timestamp == hdr.Timestamp && got.Commit == hdr.Commit && got.PageSize == hdr.PageSize
 }
 
 // dbGeometry reads the page size and page count of a database file.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mattn/go-sqlite3"
@@ -362,4 +363,37 @@ func TestImportTwice(t *testing.T) {
 	if _, err := r.Import(ctx, src); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("second Import: %v, want a 'not empty' refusal", err)
 	}
+}
+
+// Two imports racing into one empty replica: both may pass the emptiness
+// check, but the snapshot is created only if absent, so exactly one wins
+// and the other says why; the winner's snapshot is never replaced.
+func TestConcurrentImportsOneWins(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	srcs := []string{createDB(t, 4096, 500), createDB(t, 4096, 1500)}
+	errs := make([]error, len(srcs))
+	var wg sync.WaitGroup
+	for i, src := range srcs {
+		wg.Go(func() {
+			_, errs[i] = openDir(t, dir).Import(ctx, src)
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("both imports succeeded")
+		case err == nil:
+			winner = i
+		case !strings.Contains(err.Error(), "another import") && !strings.Contains(err.Error(), "not empty"):
+			t.Errorf("the losing import: %v, want it to say the replica was taken", err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no import succeeded: %v", errs)
+	}
+	restored, _ := restore(t, openDir(t, dir), replica.Target{})
+	sameFile(t, 4096, readFile(t, restored), readFile(t, srcs[winner]), "the winning import")
 }

@@ -74,6 +74,17 @@ type AllLister interface {
 	ListAll(ctx context.Context) ([]FileInfo, error)
 }
 
+// ExclusiveWriter is implemented by backends that can create a file only
+// if no file of that name exists, atomically: of two concurrent creators
+// exactly one succeeds, the other gets an error matching ErrExists.
+type ExclusiveWriter interface {
+	WriteNew(ctx context.Context, f FileInfo, timestamp time.Time, r io.Reader) error
+}
+
+// ErrExists is matched (errors.Is) by errors from WriteNew for files that
+// already exist.
+var ErrExists = errors.New("already exists")
+
 // ErrNotFound is matched (errors.Is) by errors for files that do not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -100,6 +100,25 @@ type readCloser struct {
 
 // Write implements storage.Backend: temp file, fsync, rename, fsync dir.
 func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
+	return s.write(f, timestamp, r, os.Rename)
+}
+
+// WriteNew implements storage.ExclusiveWriter: the temp file is linked
+// into place, which fails if the name exists, and then removed.
+func (s *Store) WriteNew(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
+	return s.write(f, timestamp, r, func(tmp, dst string) error {
+		if err := os.Link(tmp, dst); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w", dst, storage.ErrExists)
+			}
+			return err
+		}
+		return os.Remove(tmp)
+	})
+}
+
+// write stages r in a synced temp file, then publish moves it into place.
+func (s *Store) write(f storage.FileInfo, timestamp time.Time, r io.Reader, publish func(tmp, dst string) error) error {
 	dir := s.levelDir(f.Level)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -108,7 +127,7 @@ func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Ti
 	if err != nil {
 		return fmt.Errorf("create temp file in %s: %w", dir, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	defer os.Remove(tmp.Name()) // no-op once published
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", s.path(f), err)
@@ -123,8 +142,8 @@ func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Ti
 	if !timestamp.IsZero() {
 		_ = os.Chtimes(tmp.Name(), timestamp, timestamp) // a hint only
 	}
-	if err := os.Rename(tmp.Name(), s.path(f)); err != nil {
-		return fmt.Errorf("rename into %s: %w", s.path(f), err)
+	if err := publish(tmp.Name(), s.path(f)); err != nil {
+		return fmt.Errorf("publish %s: %w", s.path(f), err)
 	}
 	return syncDir(dir)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-db/strata/storage"
 	"github.com/strata-db/strata/storage/filestore"
+	"github.com/strata-db/strata/storage/storagetest"
 	"github.com/superfly/ltx"
 )
 
@@ -306,5 +307,21 @@ func TestNewAndString(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Dir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("New created the directory before any write")
+	}
+}
+
+func TestWriteNew(t *testing.T) {
+	s := newStore(t)
+	storagetest.ExclusiveWrites(t, s, s)
+	for _, level := range []int{0, 9} {
+		entries, err := os.ReadDir(levelDir(s, level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Errorf("temp file %s left behind", e.Name())
+			}
+		}
 	}
 }

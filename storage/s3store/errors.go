@@ -18,14 +18,18 @@ import (
 type opError struct {
 	op, object, msg string
 	notFound        bool
+	exists          bool
 	err             error
 }
 
 func (e *opError) Error() string { return e.op + " " + e.object + ": " + e.msg }
 
 func (e *opError) Unwrap() []error {
-	if e.notFound {
+	switch {
+	case e.notFound:
 		return []error{storage.ErrNotFound, e.err}
+	case e.exists:
+		return []error{storage.ErrExists, e.err}
 	}
 	return []error{e.err}
 }
@@ -45,6 +49,11 @@ func (s *Store) classify(ctx context.Context, op, key string, err error) error {
 	code, status := apiCode(err)
 	if isNotFound(code, status) {
 		e.msg, e.notFound = "not found", true
+		return e
+	}
+	if code == "PreconditionFailed" || status == 412 {
+		// Only conditional creates send a precondition.
+		e.msg, e.exists = "already exists", true
 		return e
 	}
 	if msg, ok := permanentMessage(code, status, s.loc.bucket); ok {

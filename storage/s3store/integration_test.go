@@ -23,6 +23,7 @@ import (
 	"github.com/strata-db/strata/internal/testenv"
 	"github.com/strata-db/strata/storage"
 	"github.com/strata-db/strata/storage/s3store"
+	"github.com/strata-db/strata/storage/storagetest"
 	"github.com/superfly/ltx"
 )
 
@@ -451,4 +452,9 @@ func TestCopyFixture(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasPrefix(ts, "2026-") {
 		t.Errorf("litestream-timestamp = %q (%v)", ts, err)
 	}
+}
+
+func TestWriteNew(t *testing.T) {
+	_, st := newStore(t, "excl")
+	storagetest.ExclusiveWrites(t, st, st)
 }

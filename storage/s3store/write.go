@@ -22,6 +22,16 @@ const maxParts = 10000
 
 // Write implements storage.Backend.
 func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
+	return s.write(ctx, f, timestamp, r, nil)
+}
+
+// WriteNew implements storage.ExclusiveWriter with S3's conditional write
+// (If-None-Match: *): of two concurrent creators, exactly one succeeds.
+func (s *Store) WriteNew(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
+	return s.write(ctx, f, timestamp, r, aws.String("*"))
+}
+
+func (s *Store) write(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader, ifNoneMatch *string) error {
 	key := s.Key(f)
 	head, err := io.ReadAll(io.LimitReader(r, partSize))
 	if err != nil {
@@ -32,11 +42,11 @@ func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Ti
 		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: aws.String(s.loc.bucket), Key: aws.String(key),
 			Body: bytes.NewReader(head), ContentLength: aws.Int64(int64(len(head))),
-			Metadata: meta,
+			Metadata: meta, IfNoneMatch: ifNoneMatch,
 		})
 		return s.classify(ctx, "put", key, err)
 	}
-	return s.multipart(ctx, key, meta, head[:partSize], r)
+	return s.multipart(ctx, key, meta, head[:partSize], r, ifNoneMatch)
 }
 
 func metadata(timestamp time.Time) map[string]string {
@@ -47,7 +57,7 @@ func metadata(timestamp time.Time) map[string]string {
 }
 
 // multipart uploads buf, then the rest of r, reusing buf for every part.
-func (s *Store) multipart(ctx context.Context, key string, meta map[string]string, buf []byte, r io.Reader) (err error) {
+func (s *Store) multipart(ctx context.Context, key string, meta map[string]string, buf []byte, r io.Reader, ifNoneMatch *string) (err error) {
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.loc.bucket), Key: aws.String(key), Metadata: meta,
 	})
@@ -79,6 +89,7 @@ func (s *Store) multipart(ctx context.Context, key string, meta map[string]strin
 	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(s.loc.bucket), Key: aws.String(key), UploadId: id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		IfNoneMatch:     ifNoneMatch,
 	})
 	return s.classify(ctx, "complete upload of", key, err)
 }
