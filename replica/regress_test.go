@@ -272,3 +272,32 @@ func TestRegressRestorePrefetchBounded(t *testing.T) {
 		t.Errorf("restored table has %d rows (%v), want %d", n, err, commits)
 	}
 }
+
+// A restore whose context is cancelled returns at once: it used to wait
+// forever to free the place of a download that was never started.
+func TestRegressRestoreCancelledReturns(t *testing.T) {
+	r := fixtureReplica(t)
+	plan, err := r.Plan(context.Background(), replica.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		f, err := os.Create(filepath.Join(t.TempDir(), "out.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- r.Restore(ctx, plan, f, replica.RestoreOptions{}) }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatalf("iteration %d: Restore with a cancelled context succeeded", i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("iteration %d: Restore with a cancelled context hangs", i)
+		}
+		f.Close()
+	}
+}

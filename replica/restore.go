@@ -49,10 +49,7 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 	}
 	var last ltx.Header
 	for i, f := range plan.Files {
-		hdr, err := r.applyFile(ctx, f, prefetched[i], dst)
-		if prefetched[i] != nil {
-			release()
-		}
+		hdr, err := r.applyFile(ctx, f, prefetched[i], release, dst)
 		if err != nil {
 			return err
 		}
@@ -106,11 +103,14 @@ func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par in
 	return out, func() { <-sem }, wg.Wait
 }
 
-func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, dst *os.File) (ltx.Header, error) {
+// applyFile applies one file of the plan: prefetched (then release frees
+// its place once its download has been received) or streamed.
+func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, release func(), dst *os.File) (ltx.Header, error) {
 	if pre != nil {
 		var res fetched
 		select {
 		case res = <-pre:
+			defer release()
 		case <-ctx.Done():
 			return ltx.Header{}, ctx.Err()
 		}

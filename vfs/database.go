@@ -73,6 +73,7 @@ func openDatabase(ctx context.Context, key, url string, cfg Config, wait time.Du
 		return nil, err
 	}
 	db.current = v
+	db.cache.resize(v.pageSize) // only the latest view sizes the cache
 	db.l1Next = nextL1(files, v.txid)
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.ctx, db.cancel = context.WithCancel(context.Background())
@@ -117,7 +118,6 @@ func (db *database) buildView(ctx context.Context, files []storage.FileInfo, t r
 	if err != nil {
 		return nil, err
 	}
-	db.cache.resize(v.pageSize)
 	db.warm(v, idx, data)
 	return v, nil
 }
@@ -233,13 +233,17 @@ func (db *database) publish(prev, next *view, applied []*replica.FileIndex) bool
 // from a fresh listing. If v is still the latest view, the rebuilt one
 // replaces it, so later reads stop paying for the missing file.
 func (db *database) replan(ctx context.Context, v *view) (*view, error) {
-	if cached, ok := db.past.Peek(v.txid); ok && cached == v {
-		db.past.Remove(v.txid) // else viewAt would hand back the stale view
-	}
-	fresh, err := db.viewAt(ctx, replica.Target{TXID: v.txid})
+	files, err := db.rep.Files(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Always from the listing: a cached view at this TXID (another
+	// connection's time travel) may name the same deleted files.
+	fresh, err := db.buildView(ctx, db.usable(files), replica.Target{TXID: v.txid})
+	if err != nil {
+		return nil, err
+	}
+	db.past.Add(fresh.txid, fresh)
 	db.publish(v, fresh, nil)
 	return fresh, nil
 }

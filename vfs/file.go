@@ -63,9 +63,11 @@ func (f *file) Lock(l sqlite3vfs.LockType) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lock == sqlite3vfs.LockNone && l >= sqlite3vfs.LockShared {
+		// Counted before the view is taken: a publish in between must
+		// already see a reader and keep the pages this one may need.
+		f.db.readers.Add(1)
 		f.pinned = nil
 		f.pinned = f.viewLocked()
-		f.db.readers.Add(1)
 	}
 	f.lock = max(f.lock, l)
 	return nil
@@ -75,6 +77,9 @@ func (f *file) Lock(l sqlite3vfs.LockType) error {
 func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if l >= f.lock {
+		return nil // nothing to release
+	}
 	f.lock = l
 	if l == sqlite3vfs.LockNone && f.pinned != nil {
 		f.db.readers.Add(-1)

@@ -12,8 +12,8 @@ import (
 // the program's code, SQLite's own page caches, C stacks.
 const memoryHeadroom = 40 << 20
 
-// adjustMemoryLimit sets Go's soft memory limit to the page caches of the
-// open replicas plus memoryHeadroom, when Config.ManageMemory asks for it
+// adjustMemoryLimit sets Go's soft memory limit to the page caches and page
+// indexes of the open replicas plus memoryHeadroom, when Config.ManageMemory asks for it
 // and GOMEMLIMIT does not say otherwise. Without a limit the collector
 // lets the heap grow to twice what is live, so a 64 MiB cache could cost
 // 128 MiB and more. Called with v.mu held.
@@ -21,15 +21,22 @@ func (v *VFS) adjustMemoryLimit() {
 	if !v.cfg.ManageMemory || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	var caches int64
+	var need int64
 	for _, e := range v.dbs {
 		if e.db != nil {
-			caches += e.db.cfg.CacheSize
+			need += e.db.cfg.CacheSize + int64(e.db.latest().commit)*indexBytesPerPage
 		}
 	}
-	if caches == 0 {
+	if need == 0 {
 		debug.SetMemoryLimit(math.MaxInt64)
 		return
 	}
-	debug.SetMemoryLimit(caches + memoryHeadroom)
+	debug.SetMemoryLimit(need + memoryHeadroom)
 }
+
+// indexBytesPerPage is what the page indexes of a replica cost per page of
+// its database, besides the cache: the latest view (24 bytes), the
+// snapshot's frame list (16), and room for a view of the past. Counting it
+// keeps a large database's own bookkeeping from pushing the live heap
+// over the limit, where the collector would run without pause.
+const indexBytesPerPage = 64

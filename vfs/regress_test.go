@@ -369,3 +369,29 @@ func TestRegressTXIDAndTimeTogether(t *testing.T) {
 		}
 	}
 }
+
+// Re-planning a view whose files compaction deleted builds it from a fresh
+// listing: another connection's cached view at the same TXID (time travel
+// to what is also the latest state) names the same deleted files and used
+// to be handed back, failing the read again.
+func TestRegressReplanIgnoresStalePastView(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`) // 1
+	fill(t, w, 300)                                          // 2
+	w.Exec(`update t set v = 'a' || v where id <= 10`)       // 3
+	fill(t, w, 40)                                           // 4
+	latest := open(t, url, "poll_interval", neverPoll, "cache_size", "64KiB")
+	sameAsLocal(t, w, latest)
+	past := open(t, url, "poll_interval", neverPoll, "txid", "4")
+	sameAsLocal(t, w, past)
+
+	w.Compact(1, 1, 4)
+	w.Delete(0, 1, 4)
+
+	fresh := open(t, url, "poll_interval", neverPoll)
+	for i := range 3 {
+		if _, err := tryScalar[int64](fresh, `select count(*) from t where v like '%x%'`); err != nil {
+			t.Errorf("attempt %d: %v (last error: %v)", i, err, strata.LastError())
+		}
+	}
+}

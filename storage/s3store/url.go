@@ -85,8 +85,30 @@ func parseEndpoint(s string) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-// String gives the replica URL back in canonical form, never with secrets.
+// String gives the replica URL back in canonical form, never with secrets,
+// readable: query values unescaped.
 func (l location) String() string {
+	s, q := l.parts()
+	if q == "" {
+		return s
+	}
+	raw, _ := url.QueryUnescape(q)
+	return s + "?" + raw
+}
+
+// key is the canonical form with query values escaped, so that no two
+// different locations share it (an endpoint holding "&region=..." in its
+// own query stays distinct from a region parameter).
+func (l location) key() string {
+	s, q := l.parts()
+	if q == "" {
+		return s
+	}
+	return s + "?" + q
+}
+
+// parts is the URL without its query, and the encoded query.
+func (l location) parts() (string, string) {
 	s := "s3://" + l.bucket
 	if l.prefix != "" {
 		s += "/" + l.prefix
@@ -101,12 +123,7 @@ func (l location) String() string {
 	if l.pathStyleSet && l.pathStyle != (l.endpoint != "") {
 		q.Set("force-path-style", strconv.FormatBool(l.pathStyle))
 	}
-	if len(q) == 0 {
-		return s
-	}
-	// Unescaped so the endpoint stays readable in logs and errors.
-	raw, _ := url.QueryUnescape(q.Encode())
-	return s + "?" + raw
+	return s, q.Encode()
 }
 
 // levelPrefix is the key prefix of one level: "<prefix>/<level as %04x>/".
@@ -131,5 +148,5 @@ func CanonicalURL(u *url.URL) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return l.String(), nil
+	return l.key(), nil
 }
