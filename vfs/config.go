@@ -30,6 +30,9 @@ type Config struct {
 	// process stays within its cache size plus 64 MiB. For programs that own their
 	// process: the strata command and the extension turn it on.
 	ManageMemory bool
+	// resized is called, without locks held, when the database size of a
+	// replica changes; the VFS sets it to recount the memory limit.
+	resized func()
 	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
 	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
 	// built without URI filenames): every database they open is then a

@@ -226,6 +226,9 @@ func (db *database) publish(prev, next *view, applied []*replica.FileIndex) bool
 	if next.pageSize != prev.pageSize {
 		db.cache.resize(next.pageSize)
 	}
+	if next.commit != prev.commit && db.cfg.resized != nil {
+		db.cfg.resized() // the page indexes' share of the memory limit moved
+	}
 	return true
 }
 

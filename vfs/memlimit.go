@@ -38,5 +38,6 @@ func (v *VFS) adjustMemoryLimit() {
 // its database, besides the cache: the latest view (24 bytes), the
 // snapshot's frame list (16), and room for a view of the past. Counting it
 // keeps a large database's own bookkeeping from pushing the live heap
-// over the limit, where the collector would run without pause.
+// over the limit, where the collector would run without pause. It is
+// recounted whenever a replica's size changes.
 const indexBytesPerPage = 64

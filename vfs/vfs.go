@@ -159,6 +159,11 @@ func (v *VFS) open(p params) (*database, error) {
 	if p.cacheSize > 0 {
 		cfg.CacheSize = p.cacheSize
 	}
+	cfg.resized = func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.adjustMemoryLimit()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+p.wait)
 	defer cancel()
 	return openDatabase(ctx, p.key, p.replica, cfg, p.wait)
