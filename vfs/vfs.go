@@ -3,9 +3,11 @@
 // a poller, and lets each connection look at a past state.
 //
 // Read path: file.go (a connection's main database file) → fetch.go (cache,
-// single-flight, read-ahead) → replica.Replica (range reads). Shared state
-// per replica: database.go. Following new commits: poller.go. Immutable
-// page indexes: view.go. Per-connection pragmas: pragma.go.
+// single-flight, read-ahead, B-tree sibling prefetch from siblings.go) →
+// replica.Replica (range reads). Shared state per replica: database.go.
+// Following new commits: poller.go. Immutable page indexes: view.go.
+// Per-connection pragmas: pragma.go, with pragma_c.go carrying their error
+// messages to SQLite. Memory: cache.go, memlimit.go.
 package vfs
 
 import (
