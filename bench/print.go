@@ -20,7 +20,7 @@ func (r *report) print(cfg Config) error {
 	}
 	r.printHeader(cfg.Stdout)
 	tw := tabwriter.NewWriter(cfg.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tREQS\tRANGE\tBYTES\tP50\tP95\tPEAK RSS\tTARGET\tVERDICT\tNOTE")
+	fmt.Fprintln(tw, "SCENARIO\tREQS\tRANGE\tBYTES\tP50\tP95\tREQ P50/P99\tPEAK RSS\tTARGET\tVERDICT\tNOTE")
 	for _, row := range r.Rows {
 		fmt.Fprintln(tw, row.cells())
 	}
@@ -52,14 +52,15 @@ func (r *report) printHeader(w io.Writer) {
 		fmt.Fprintf(w, "  %-6s dataset: %s, %d pages, %d rows, table %d pages (depth %d), index %d pages (depth %d), snapshot + %d L0\n",
 			role, formatBytes(m.Bytes), m.Pages, m.Rows, m.Table.Pages, m.Table.Depth, m.Index.Pages, m.Index.Depth, m.Files-1)
 	}
-	fmt.Fprintf(w, "  cache: %s (S5: %s); REQS/RANGE/BYTES are medians over the measured phase\n\n",
+	fmt.Fprintf(w, "  cache: %s (S5: %s); REQS/RANGE/BYTES are medians over the measured phase; P50/P95 are its wall time;\n"+
+		"  REQ P50/P99 is the latency of single requests at the proxy (injected latency included)\n\n",
 		formatBytes(r.Caches["default"]), formatBytes(r.Caches[S5Memory]))
 }
 
 // cells is the row as tab-separated table cells.
 func (row Row) cells() string {
 	if row.Runs > 0 && row.Runs == row.Failed {
-		return strings.Join([]string{row.Title, "-", "-", "-", "-", "-", "-", row.Target, "FAILED", ""}, "\t")
+		return strings.Join([]string{row.Title, "-", "-", "-", "-", "-", "-", "-", row.Target, "FAILED", ""}, "\t")
 	}
 	rss := "-"
 	if row.PeakRSS > 0 {
@@ -70,6 +71,10 @@ func (row Row) cells() string {
 		wall50, wall95 = "-", "-" // S4 is a rate; see NOTE
 	}
 	bytes, ranges := formatBytes(row.Bytes), fmt.Sprint(row.RangeGETs)
+	reqLatency := "-"
+	if row.ReqP50 > 0 {
+		reqLatency = formatDuration(row.ReqP50) + "/" + formatDuration(row.ReqP99)
+	}
 	if row.Computed {
 		bytes, ranges = "-", "-"
 	}
@@ -82,7 +87,7 @@ func (row Row) cells() string {
 		title = "  " + title // under the measured row it belongs to
 	}
 	return strings.Join([]string{title, fmt.Sprint(row.Requests), ranges, bytes,
-		wall50, wall95, rss, row.Target, row.Verdict, note}, "\t")
+		wall50, wall95, reqLatency, rss, row.Target, row.Verdict, note}, "\t")
 }
 
 func (r *report) printErrors(w io.Writer) {

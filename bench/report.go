@@ -22,7 +22,12 @@ type Row struct {
 	Bytes     int64         `json:"bytes"`
 	WallP50   time.Duration `json:"wall_p50_ns"`
 	WallP95   time.Duration `json:"wall_p95_ns"`
-	PeakRSS   int64         `json:"peak_rss_bytes"` // the largest over the runs
+	// ReqP50 and ReqP99 are per-request latencies seen at the proxy over
+	// whole runs (injected latency included): the median of the runs' p50
+	// and the largest p99.
+	ReqP50  time.Duration `json:"request_p50_ns"`
+	ReqP99  time.Duration `json:"request_p99_ns"`
+	PeakRSS int64         `json:"peak_rss_bytes"` // the largest over the runs
 	// Rates are median operations per second (S4).
 	Rates   map[string]float64 `json:"rates,omitempty"`
 	Target  string             `json:"target,omitempty"`
@@ -84,7 +89,7 @@ func summarize(cfg Config, sz sizes, e *env, runs []runResult) *report {
 func measuredRow(s string, runs []runResult) Row {
 	row := Row{Scenario: s, Title: titles[s]}
 	var reqs, ranges, bytes []int64
-	var walls []time.Duration
+	var walls, reqP50s []time.Duration
 	rates := map[string][]float64{}
 	for _, r := range runs {
 		if r.Scenario != s {
@@ -99,6 +104,8 @@ func measuredRow(s string, runs []runResult) Row {
 		}
 		reqs, ranges, bytes = append(reqs, p.Stats.Requests), append(ranges, p.Stats.RangeGETs), append(bytes, p.Stats.ResponseBytes)
 		walls = append(walls, p.Wall)
+		reqP50s = append(reqP50s, r.Proxy.Latency.P50)
+		row.ReqP99 = max(row.ReqP99, r.Proxy.Latency.P99)
 		row.PeakRSS = max(row.PeakRSS, r.PeakRSS)
 		for k, v := range r.Rates {
 			rates[k] = append(rates[k], v)
@@ -106,6 +113,7 @@ func measuredRow(s string, runs []runResult) Row {
 	}
 	row.Requests, row.RangeGETs, row.Bytes = median(reqs), median(ranges), median(bytes)
 	row.WallP50, row.WallP95 = percentile(walls, 50), percentile(walls, 95)
+	row.ReqP50 = percentile(reqP50s, 50)
 	if len(rates) > 0 {
 		row.Rates = map[string]float64{}
 		for k, v := range rates {
