@@ -11,7 +11,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -281,18 +280,6 @@ func cliSampleDB(t testing.TB, path string) {
 	}
 }
 
-// cliClosedPort is a local address nobody listens on.
-func cliClosedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // Import a database into an empty S3 replica, list it, restore it: the
 // restored file is byte for byte what SQLite's backup API makes of the
 // original. A second import into the now non-empty replica is refused.
@@ -440,7 +427,7 @@ func TestCLIErrors(t *testing.T) {
 	states := fixture.Truth(t)
 
 	t.Run("unreachable endpoint", func(t *testing.T) {
-		closed := cliClosedPort(t)
+		closed := testenv.ClosedAddr(t)
 		url := fmt.Sprintf("s3://%s/shop?endpoint=http://%s&region=%s", bucket, closed, testenv.Region)
 		for _, args := range [][]string{
 			{"ls", url},

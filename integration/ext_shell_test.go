@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/fixture"
+	"github.com/strata-db/strata/internal/testenv"
 )
 
 // Every state of the fixture, in the sqlite3 shell: with PRAGMA
@@ -103,7 +103,7 @@ select (select count(*) from main.orders), (select count(*) from older.orders);
 // A bad configuration or unreachable storage fails the load, with the
 // reason, in the shell and in Python; the host never crashes.
 func TestExtLoadErrors(t *testing.T) {
-	closed := extClosedPort(t)
+	closed := testenv.ClosedAddr(t)
 	noAWS := filepath.Join(t.TempDir(), "absent")
 	creds := []string{"AWS_ACCESS_KEY_ID=strata-test", "AWS_SECRET_ACCESS_KEY=topsecret-do-not-print", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + noAWS, "AWS_SHARED_CREDENTIALS_FILE=" + noAWS}
@@ -154,17 +154,6 @@ func TestExtLoadErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// extClosedPort is a local address nobody listens on.
-func extClosedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // Logs go to stderr or STRATA_LOG_FILE, never to stdout, even at debug.

@@ -141,6 +141,17 @@ func start(bin, dir string) (*S3Server, error) {
 	return srv, nil
 }
 
+// ClosedAddr is a local address nobody listens on (for tests of an
+// unreachable endpoint).
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -264,12 +263,7 @@ func TestWrongCredentials(t *testing.T) {
 }
 
 func TestUnreachableEndpoint(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there any more
+	addr := testenv.ClosedAddr(t)
 	u, _ := url.Parse("s3://bkt/db?endpoint=http://" + addr)
 	st, err := s3store.OpenWithOptions(context.Background(), u,
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("k", "s", "")))
