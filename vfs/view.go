@@ -120,9 +120,12 @@ func (v *view) truncate(commit uint32, copied map[uint32]bool) {
 	v.commit = commit
 }
 
-// own makes chunk c private to this view before it is written.
+// own makes chunk c private to this view before it is written. A chunk
+// this view already copied is private, unless a shrink has dropped it
+// since (truncate sets it to nil): a regrowth in the same batch then needs
+// a fresh, empty chunk.
 func (v *view) own(c uint32, copied map[uint32]bool) {
-	if copied[c] {
+	if copied[c] && v.chunks[c] != nil {
 		return
 	}
 	fresh := make([]pageLoc, chunkPages)

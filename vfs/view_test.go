@@ -178,3 +178,38 @@ func TestViewPageSizeChange(t *testing.T) {
 		t.Errorf("after a snapshot with 8 KiB pages: %d pages of %d bytes", next.commit, next.pageSize)
 	}
 }
+
+// A database that grows past one chunk of the index, shrinks below it and
+// grows into it again, all in one batch of files, regrows into an empty
+// chunk: the chunk the shrink dropped must be allocated anew, not written
+// through a nil slice (that panicked with "index out of range" at open and
+// in the poller).
+func TestViewShrinkAndRegrowAcrossChunksInOneBatch(t *testing.T) {
+	const c = chunkPages
+	for _, tc := range []struct {
+		name           string
+		grow, regrowTo uint32
+	}{
+		{"one chunk dropped", c + 300, c + 100},
+		{"several chunks dropped", 3*c + 5, 2*c + 7},
+		{"regrow past the old end", c + 10, 4 * c},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			big := ltxFile(0, 1, 1, tc.grow, pageRange(1, tc.grow)...)
+			small := ltxFile(0, 2, 2, 71, 1, 2)
+			regrow := ltxFile(0, 3, 3, tc.regrowTo, pageRange(72, tc.regrowTo)...)
+			// In one batch, and the same files across separate applies.
+			batch := mustApply(t, &view{}, big, small, regrow)
+			stepped := mustApply(t, mustApply(t, mustApply(t, &view{}, big), small), regrow)
+			for name, v := range map[string]*view{"one batch": batch, "separate applies": stepped} {
+				if v.commit != tc.regrowTo {
+					t.Fatalf("%s: commit = %d, want %d", name, v.commit, tc.regrowTo)
+				}
+				expectPages(t, name, v, map[uint32]*replica.FileIndex{
+					1: small, 2: small, 3: big, 71: big, 72: regrow,
+					c: regrow, c + 1: regrow, tc.regrowTo: regrow, tc.regrowTo + 1: nil,
+				})
+			}
+		})
+	}
+}
