@@ -54,9 +54,9 @@ func strataExtLoad() *C.char {
 	return nil
 }
 
-// strataLastOpenError is why the most recent failed open or read of a
-// strata database in this process failed (SQLite itself only says "unable
-// to open database file" or "disk I/O error"), or NULL. The C side frees it.
+// strataLastOpenError is why the most recent failed open of a strata
+// database in this process failed (SQLite itself only says "unable to open
+// database file"), or NULL. The C side frees it.
 //
 //export strataLastOpenError
 func strataLastOpenError() *C.char {
@@ -66,7 +66,7 @@ func strataLastOpenError() *C.char {
 	if v == nil {
 		return nil
 	}
-	if err := v.LastError(); err != nil {
+	if err := v.LastOpenError(); err != nil {
 		return C.CString(err.Error())
 	}
 	return nil

@@ -120,12 +120,39 @@ static void strata_call(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 extern char **environ;
 __attribute__((visibility("hidden"))) char *strata_environ(int i) { return environ[i]; }
 
-// strata_last_error(): why the most recent failed open of a strata
-// database in this process failed, or NULL.
+// strata_last_error(): why this connection's strata database (main, or
+// the schema named by the optional argument) last failed an operation, or
+// NULL. On a connection whose database is not a strata file (the failed
+// open left none), it is why the most recent failed open of a strata
+// database in this process failed.
 static void strata_last_error(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-	char *err = strataLastOpenError();
-	(void)argc;
-	(void)argv;
+	sqlite3 *db = sqlite3_context_db_handle(ctx);
+	const char *schema = "main";
+	sqlite3_vfs *vfs = NULL;
+	char *err;
+	if (argc > 0 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+		schema = (const char *)sqlite3_value_text(argv[0]);
+		if (schema == NULL) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+	}
+	if (sqlite3_file_control(db, schema, SQLITE_FCNTL_VFS_POINTER, &vfs) == SQLITE_OK &&
+	    vfs != NULL && vfs->zName != NULL && strcmp(vfs->zName, "strata") == 0) {
+		char *az[3] = {NULL, "strata_last_error", NULL};
+		int rc = sqlite3_file_control(db, schema, SQLITE_FCNTL_PRAGMA, az);
+		if (rc == SQLITE_OK) {
+			if (az[0] == NULL) {
+				sqlite3_result_null(ctx);
+			} else {
+				sqlite3_result_text(ctx, az[0], -1, SQLITE_TRANSIENT);
+			}
+			sqlite3_free(az[0]);
+			return;
+		}
+		sqlite3_free(az[0]);
+	}
+	err = strataLastOpenError();
 	if (err == NULL) {
 		sqlite3_result_null(ctx);
 		return;
@@ -159,6 +186,9 @@ static int strata_register_functions(sqlite3 *db, char **pzErrMsg, const sqlite3
 		}
 	}
 	rc = sqlite3_create_function_v2(db, "strata_last_error", 0, SQLITE_UTF8, NULL, strata_last_error, NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_create_function_v2(db, "strata_last_error", 1, SQLITE_UTF8, NULL, strata_last_error, NULL, NULL, NULL);
+	}
 	if (rc != SQLITE_OK && pzErrMsg != NULL) {
 		*pzErrMsg = sqlite3_mprintf("strata: registering strata_last_error(): %s", sqlite3_errmsg(db));
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-db/strata/engine"
 )
 
 // Config is the process-wide configuration of the strata VFS. URI
@@ -30,9 +32,6 @@ type Config struct {
 	// process stays within its cache size plus 64 MiB. For programs that own their
 	// process: the strata command and the extension turn it on.
 	ManageMemory bool
-	// resized is called, without locks held, when the database size of a
-	// replica changes; the VFS sets it to recount the memory limit.
-	resized func()
 	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
 	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
 	// built without URI filenames): every database they open is then a
@@ -42,8 +41,8 @@ type Config struct {
 
 // Defaults for Config fields left zero.
 const (
-	DefaultPollInterval = time.Second
-	DefaultCacheSize    = 64 << 20
+	DefaultPollInterval = engine.DefaultPollInterval
+	DefaultCacheSize    = engine.DefaultCacheSize
 )
 
 func (c Config) withDefaults() Config {

@@ -7,51 +7,74 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/psanford/sqlite3vfs"
+	"github.com/strata-db/strata/engine"
 	"github.com/strata-db/strata/replica"
-	"github.com/strata-db/strata/storage"
 )
 
 // readTimeout bounds one SQLite read, retries included.
 const readTimeout = 2 * time.Minute
 
-// file is one connection's main database file.
+// file is one connection's main database file: the SQLite side of an
+// engine.Database.
 //
 // SQLite drives a file from one thread at a time, but the pragma path and
 // Close may come from others, so mu guards every field below it.
 type file struct {
-	db   *database
-	vfs  *VFS
-	name string
+	vfs    *VFS
+	key    string // the replica's key in the VFS registry
+	name   string
+	reader *engine.Reader
+	// conn is the sqlite3* this file serves, learnt at its first read
+	// (see shim_c.go); reads waiting on storage watch it for interrupts.
+	conn atomic.Pointer[byte]
 
-	mu     sync.Mutex
-	lock   sqlite3vfs.LockType
-	pinned *view          // the view read while a SHARED lock is held
-	target replica.Target // zero: follow the latest state
-	past   *view          // the view of target when it is not latest
-	ra     readAhead
-	scan   siblingScan
+	mu      sync.Mutex
+	db      *engine.Database // nil once closed
+	lock    sqlite3vfs.LockType
+	pinned  *engine.View   // the view read while a SHARED lock is held
+	target  replica.Target // latest, or the past state the connection views
+	past    *engine.View   // the view of target when it is not latest
+	lastErr error          // why this connection's last failed operation failed
 }
 
 // current is the view reads use now: the pinned one inside a read
 // transaction, else the past view or the latest.
-func (f *file) current() *view {
+func (f *file) current() *engine.View {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.viewLocked()
 }
 
-func (f *file) viewLocked() *view {
+func (f *file) viewLocked() *engine.View {
 	switch {
 	case f.pinned != nil:
 		return f.pinned
 	case f.past != nil:
 		return f.past
 	default:
-		return f.db.latest()
+		return f.db.Latest()
 	}
+}
+
+// setError records err as this connection's last error (PRAGMA
+// strata_last_error) and the process's (VFS.LastError).
+func (f *file) setError(err error) {
+	f.mu.Lock()
+	f.lastErr = err
+	f.mu.Unlock()
+	f.vfs.setError(err)
+}
+
+// LastError is why this connection's most recent failed operation failed.
+func (f *file) LastError() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr
 }
 
 // Lock pins a view when the connection starts reading: from then until the
@@ -65,7 +88,7 @@ func (f *file) Lock(l sqlite3vfs.LockType) error {
 	if f.lock == sqlite3vfs.LockNone && l >= sqlite3vfs.LockShared {
 		// Counted before the view is taken: a publish in between must
 		// already see a reader and keep the pages this one may need.
-		f.db.readers.Add(1)
+		f.db.BeginRead()
 		f.pinned = nil
 		f.pinned = f.viewLocked()
 	}
@@ -82,7 +105,7 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	}
 	f.lock = l
 	if l == sqlite3vfs.LockNone && f.pinned != nil {
-		f.db.readers.Add(-1)
+		f.db.EndRead()
 		f.pinned = nil
 	}
 	return nil
@@ -92,40 +115,53 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 func (f *file) CheckReservedLock() (bool, error) { return false, nil }
 
 // FileSize implements sqlite3vfs.File.
-func (f *file) FileSize() (int64, error) { return f.current().size(), nil }
+func (f *file) FileSize() (int64, error) { return f.current().Size(), nil }
+
+// interrupted reports whether the statement this connection runs was
+// interrupted (sqlite3_interrupt).
+func (f *file) interrupted() bool {
+	c := f.conn.Load()
+	return c != nil && interrupted(unsafe.Pointer(c))
+}
 
 // ReadAt serves SQLite's reads page by page.
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	if f.conn.Load() == nil {
+		f.conn.Store((*byte)(readingDB()))
+	}
 	v := f.current()
-	if v.pageSize == 0 {
+	ps := int64(v.PageSize())
+	if ps == 0 {
 		return 0, io.EOF
 	}
-	ctx, cancel := context.WithTimeout(f.db.ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(f.db.Context(), readTimeout)
 	defer cancel()
 	n := 0
 	for n < len(p) {
 		pos := off + int64(n)
-		pgno := uint32(pos/int64(v.pageSize)) + 1
-		if pgno > v.commit {
+		pgno := uint32(pos/ps) + 1
+		if pgno > v.Pages() {
 			clear(p[n:])
 			return n, io.EOF
 		}
-		page, err := f.readPage(ctx, v, pgno)
+		page, fresh, err := f.reader.Read(ctx, v, pgno)
 		if err != nil {
-			err = fmt.Errorf("read page %d at TXID %s: %w", pgno, v.txid, err)
-			f.db.log.Error("read failed", "err", err)
-			f.vfs.setError(err)
+			err = fmt.Errorf("read page %d at TXID %s: %w", pgno, v.TXID(), err)
+			f.setError(err)
+			if errors.Is(err, engine.ErrInterrupted) {
+				return n, sqlite3vfs.InterruptError
+			}
+			f.db.Logger().Error("read failed", "err", err)
 			return n, sqlite3vfs.IOErrorRead
 		}
-		within := int(pos % int64(v.pageSize))
-		if page != nil && within == 0 && len(p)-n >= int(v.pageSize) {
-			f.mu.Lock()
-			f.scan.observe(pgno, page)
-			f.mu.Unlock()
+		if fresh != v {
+			f.replace(v, fresh)
+			v = fresh
 		}
+		within := int(pos % ps)
 		var c int
 		if page == nil {
-			c = min(len(p)-n, int(v.pageSize)-within)
+			c = min(len(p)-n, int(ps)-within)
 			clear(p[n : n+c])
 		} else {
 			c = copy(p[n:], page[within:])
@@ -138,49 +174,34 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// readPage fetches a page with the connection's read-ahead window. When the
-// view names a file that compaction has since deleted, the view is rebuilt
-// at the same TXID from a fresh listing and the read retried once.
-func (f *file) readPage(ctx context.Context, v *view, pgno uint32) ([]byte, error) {
+// replace makes the connection read fresh where it read old: old named a
+// file that compaction deleted and was rebuilt at the same TXID.
+func (f *file) replace(old, fresh *engine.View) {
 	f.mu.Lock()
-	window := f.ra.next(pgno)
-	siblings := f.scan.onRead(pgno)
-	f.mu.Unlock()
-	page, err := f.db.page(ctx, v, pgno, window, siblings...)
-	if !errors.Is(err, storage.ErrNotFound) {
-		return page, err
-	}
-	f.db.log.Info("file gone (compacted?); re-planning", "txid", v.txid, "err", err)
-	fresh, perr := f.db.replan(ctx, v)
-	if perr != nil {
-		return nil, fmt.Errorf("%w; the state at TXID %s is no longer in the replica (compacted away?); retry the transaction: %w", err, v.txid, perr)
-	}
-	f.mu.Lock()
-	if f.pinned == v {
+	defer f.mu.Unlock()
+	if f.pinned == old {
 		f.pinned = fresh
 	}
-	if f.past == v {
+	if f.past == old {
 		f.past = fresh
 	}
-	f.mu.Unlock()
-	return f.db.page(ctx, fresh, pgno, window, siblings...)
 }
 
 // patchHeader rewrites fields of the database header (page 1, bytes
 // 0-99) in buf, which holds the header from byte offset within:
 //   - bytes 18-19 = 1: rollback journal, since replicas are often written
 //     by WAL-mode databases and this VFS has no WAL;
-//   - the change counter (24) and version-valid-for (92) follow the TXID,
+//   - the change counter (24) and version-valid-for (92) follow the view,
 //     so SQLite drops its page cache whenever the state it reads moved;
 //   - the in-header size (28) is the view's size.
-func patchHeader(buf []byte, within int, v *view) {
+func patchHeader(buf []byte, within int, v *engine.View) {
 	var hdr [100]byte
 	end := min(within+len(buf), 100)
 	copy(hdr[within:end], buf)
 	hdr[18], hdr[19] = 1, 1
-	binary.BigEndian.PutUint32(hdr[24:], uint32(v.txid))
-	binary.BigEndian.PutUint32(hdr[28:], v.commit)
-	binary.BigEndian.PutUint32(hdr[92:], uint32(v.txid))
+	binary.BigEndian.PutUint32(hdr[24:], v.ChangeCounter())
+	binary.BigEndian.PutUint32(hdr[28:], v.Pages())
+	binary.BigEndian.PutUint32(hdr[92:], v.ChangeCounter())
 	copy(buf, hdr[within:end])
 }
 
@@ -204,21 +225,26 @@ func (f *file) Close() error {
 	f.mu.Lock()
 	db := f.db
 	f.db = nil
+	if db != nil && f.pinned != nil {
+		db.EndRead()
+		f.pinned = nil
+	}
 	f.mu.Unlock()
 	if db != nil {
-		f.vfs.releaseDB(db)
+		f.vfs.registry.Release(f.key, db)
 	}
 	return nil
 }
 
-// travel switches the connection to target (zero: back to latest). The
-// view is built now, so a bad or unreachable target fails here.
+// travel switches the connection to target (latest: back to following new
+// commits). The view is built now, so a bad or unreachable target fails
+// here.
 func (f *file) travel(t replica.Target) error {
-	var past *view
+	var past *engine.View
 	if !t.IsLatest() {
-		ctx, cancel := context.WithTimeout(f.db.ctx, readTimeout)
+		ctx, cancel := context.WithTimeout(f.db.Context(), readTimeout)
 		defer cancel()
-		v, err := f.db.viewAt(ctx, t)
+		v, err := f.db.At(ctx, t)
 		if err != nil {
 			return err
 		}

@@ -13,12 +13,17 @@ import (
 // FileControl implements sqlite3vfs.FileController: the strata_* pragmas.
 // Other pragmas are SQLite's own (NotFound hands them back).
 func (f *file) FileControl(op int, name string, value *string) (*string, error) {
-	res, err := f.pragma(strings.ToLower(name), value)
+	name = strings.ToLower(name)
+	res, err := f.pragma(name, value)
+	if err == nil && res == "" && name == "strata_last_error" {
+		return nil, nil // no error: NULL
+	}
 	if err == errNotOurs {
 		return nil, sqlite3vfs.NotFoundError
 	}
 	if err != nil {
 		f.vfs.cfg.Logger.Warn("pragma failed", "pragma", name, "err", err)
+		f.setError(err)
 		setPragmaError(err.Error())
 		return nil, sqlite3vfs.GenericError
 	}
@@ -44,6 +49,14 @@ func (f *file) pragma(name string, value *string) (string, error) {
 			return "", fmt.Errorf("strata_lag is read-only")
 		}
 		return f.Lag(), nil
+	case "strata_last_error":
+		if value != nil {
+			return "", fmt.Errorf("strata_last_error is read-only")
+		}
+		if err := f.LastError(); err != nil {
+			return err.Error(), nil
+		}
+		return "", nil
 	}
 	return "", errNotOurs
 }
@@ -57,7 +70,7 @@ func (f *file) Time() string {
 	case !f.target.Time.IsZero():
 		return f.target.Time.UTC().Format(time.RFC3339Nano)
 	case f.target.TXID != 0 && f.past != nil:
-		return f.past.time.Format(time.RFC3339Nano)
+		return f.past.Time().Format(time.RFC3339Nano)
 	default:
 		return "latest"
 	}
@@ -81,11 +94,11 @@ func (f *file) SetTime(value string) (string, error) {
 }
 
 // TXID is the TXID the connection views, as 16 hex digits.
-func (f *file) TXID() string { return f.current().txid.String() }
+func (f *file) TXID() string { return f.current().TXID().String() }
 
 // Lag is the seconds since the replica's last successful poll, or -1.
 func (f *file) Lag() string {
-	d := f.db.lag()
+	d := f.db.Lag()
 	if d < 0 {
 		return "-1"
 	}

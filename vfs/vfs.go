@@ -1,18 +1,18 @@
-// Package vfs is the strata SQLite VFS: it serves a replica's pages to
-// SQLite from a page cache filled by range reads, follows new commits with
-// a poller, and lets each connection look at a past state.
+// Package vfs is the strata SQLite VFS: the SQLite surface over the engine
+// package, which keeps each replica's state (views, page cache, fetching,
+// the poller).
 //
-// Read path: file.go (a connection's main database file) → fetch.go (cache,
-// single-flight, read-ahead, B-tree sibling prefetch from siblings.go) →
-// replica.Replica (range reads). Shared state per replica: database.go.
-// Following new commits: poller.go. Immutable page indexes: view.go.
-// Per-connection pragmas: pragma.go, with pragma_c.go carrying their error
-// messages to SQLite. Memory: cache.go, memlimit.go.
+// What lives here: registration and opening (vfs.go), a connection's main
+// database file with its locks and reads (file.go), the strata_* pragmas
+// (pragma.go, with pragma_c.go carrying their error messages to SQLite),
+// URI parameters (params.go, uri.go), local side files (local.go), and the
+// guard that keeps a Go panic from crossing into the host (guard.go).
 package vfs
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,34 +20,25 @@ import (
 	"time"
 
 	"github.com/psanford/sqlite3vfs"
+	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage/backends"
 )
 
 // Name is the name the VFS is registered under.
 const Name = "strata"
 
-// VFS implements sqlite3vfs.VFS. It keeps one database per replica URL,
-// shared by every connection that opens it.
+// VFS implements sqlite3vfs.VFS. It keeps one engine.Database per replica,
+// shared by every connection that opens it (the registry).
 //
-// mu guards dbs and the last errors. It is never held across I/O: a replica
-// being opened has an entry whose ready channel later connections to the
-// same replica wait on, so one replica is never built twice and a slow
-// open blocks nobody else.
+// mu guards the last errors; it is a leaf lock, never held across I/O.
 type VFS struct {
-	cfg Config
+	cfg      Config
+	registry engine.Registry
 
 	mu          sync.Mutex
-	dbs         map[string]*entry
 	lastOpenErr error
 	lastErr     error
-}
-
-// entry is one replica's slot in the VFS: db is set, or err, when ready is
-// closed.
-type entry struct {
-	ready chan struct{}
-	db    *database
-	err   error
 }
 
 // registered is the process's VFS: SQLite keeps VFSes by name for the life
@@ -62,8 +53,9 @@ var (
 // calls return the first VFS and ignore cfg).
 func Register(cfg Config) (*VFS, error) {
 	registerOnce.Do(func() {
-		v := &VFS{cfg: cfg.withDefaults(), dbs: make(map[string]*entry)}
-		if registerErr = sqlite3vfs.RegisterVFS(Name, v); registerErr != nil {
+		v := &VFS{cfg: cfg.withDefaults()}
+		v.registry.ManageMemory = v.cfg.ManageMemory
+		if registerErr = sqlite3vfs.RegisterVFS(Name, guardedVFS{v}); registerErr != nil {
 			return
 		}
 		if registerErr = wrapPragmaErrors(Name, v.cfg.Default); registerErr == nil {
@@ -97,96 +89,51 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := v.acquire(p)
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout+p.wait)
+	defer cancel()
+	opts := engine.Options{
+		PollInterval: v.cfg.PollInterval,
+		CacheSize:    v.cfg.CacheSize,
+		Logger:       v.cfg.Logger,
+		Wait:         p.wait,
+		Target:       p.target,
+	}
+	if p.pollInterval > 0 { // URI parameters of the first connection win
+		opts.PollInterval = p.pollInterval
+	}
+	if p.cacheSize > 0 {
+		opts.CacheSize = p.cacheSize
+	}
+	db, err := v.registry.Acquire(ctx, p.key, func(ctx context.Context, resized func()) (*engine.Database, error) {
+		opts.Resized = resized
+		return engine.Open(ctx, p.replica, opts)
+	})
+	if errors.Is(err, replica.ErrEmpty) && p.wait == 0 {
+		err = fmt.Errorf("%w (add wait=DURATION to the URI to wait for a first file)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	f := &file{db: db, vfs: v, name: name}
+	f := &file{db: db, key: p.key, vfs: v, name: name}
+	f.reader = db.NewReader(f.interrupted)
 	if !p.target.IsLatest() {
 		if err := f.travel(p.target); err != nil {
 			f.Close()
 			return nil, err
 		}
+	} else if db.Latest().TXID() == 0 {
+		// Opened for a past state by another connection, and the latest
+		// state could not be built.
+		err := db.PollError()
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }
 
-// acquire returns the shared database of a replica, opening it first if
-// no connection has it open.
-func (v *VFS) acquire(p params) (*database, error) {
-	v.mu.Lock()
-	for {
-		e, ok := v.dbs[p.key]
-		if !ok {
-			break
-		}
-		if e.db != nil {
-			e.db.acquire()
-			v.mu.Unlock()
-			return e.db, nil
-		}
-		v.mu.Unlock()
-		<-e.ready
-		if e.err != nil {
-			return nil, e.err
-		}
-		v.mu.Lock()
-	}
-	e := &entry{ready: make(chan struct{})}
-	v.dbs[p.key] = e
-	v.mu.Unlock()
-
-	db, err := v.open(p)
-	v.mu.Lock()
-	if err != nil {
-		delete(v.dbs, p.key)
-		e.err = err
-	} else {
-		db.acquire()
-		e.db = db
-		v.adjustMemoryLimit()
-	}
-	v.mu.Unlock()
-	close(e.ready)
-	return db, err
-}
-
-// open builds a replica's shared state; URI parameters of the first
-// connection set its poll interval and cache size.
-func (v *VFS) open(p params) (*database, error) {
-	cfg := v.cfg
-	if p.pollInterval > 0 {
-		cfg.PollInterval = p.pollInterval
-	}
-	if p.cacheSize > 0 {
-		cfg.CacheSize = p.cacheSize
-	}
-	cfg.resized = func() {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		v.adjustMemoryLimit()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+p.wait)
-	defer cancel()
-	return openDatabase(ctx, p.key, p.replica, cfg, p.wait)
-}
-
-// releaseDB drops a connection's reference; the last one closes the
-// replica's state and stops its poller.
-func (v *VFS) releaseDB(db *database) {
-	v.mu.Lock()
-	last := db.release()
-	if last {
-		if e, ok := v.dbs[db.url]; ok && e.db == db {
-			delete(v.dbs, db.url)
-		}
-		v.adjustMemoryLimit()
-	}
-	v.mu.Unlock()
-	if last {
-		db.close()
-	}
-}
+// openTimeout bounds opening a replica (listing, planning, indexing),
+// besides any wait= for a first file.
+const openTimeout = 2 * time.Minute
 
 // Delete implements sqlite3vfs.VFS for the local side files. Journal and
 // WAL names of a replica are never this VFS's files (see Access), so a
@@ -247,18 +194,22 @@ func (v *VFS) Stats(url string) (Stats, bool) {
 	if err != nil {
 		return Stats{}, false
 	}
-	v.mu.Lock()
-	e, ok := v.dbs[key]
-	var db *database
-	if ok {
-		db = e.db
-	}
-	v.mu.Unlock()
-	if db == nil {
+	db, ok := v.registry.Get(key)
+	if !ok {
 		return Stats{}, false
 	}
-	h, m, n := db.cache.stats()
-	return Stats{TXID: db.latest().txid.String(), CacheHits: h, Misses: m, CacheEntries: n, LastPollAgeSeconds: db.lag().Seconds()}, true
+	s := db.Stats()
+	return Stats{TXID: s.TXID.String(), CacheHits: s.CacheHits, Misses: s.Misses, CacheEntries: s.CacheEntries, LastPollAgeSeconds: s.Lag.Seconds()}, true
+}
+
+// Database returns the engine state of the replica at url, if a connection
+// has it open (for tests and tools that drive it directly, e.g. a poll now).
+func (v *VFS) Database(url string) (*engine.Database, bool) {
+	key, err := backends.Canonical(url)
+	if err != nil {
+		return nil, false
+	}
+	return v.registry.Get(key)
 }
 
 // setOpenError remembers why the last open failed: SQLite reports only
@@ -270,22 +221,24 @@ func (v *VFS) setOpenError(err error) {
 	v.lastOpenErr, v.lastErr = err, err
 }
 
-// setError remembers why a read failed: SQLite reports only "disk I/O
-// error".
+// setError remembers the most recent failure of any connection.
 func (v *VFS) setError(err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.lastErr = err
 }
 
-// LastOpenError is the reason the most recent failed open failed.
+// LastOpenError is the reason the most recent failed open in the process
+// failed. A connection's own failures are in PRAGMA strata_last_error.
 func (v *VFS) LastOpenError() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.lastOpenErr
 }
 
-// LastError is the reason the most recent failed open or read failed.
+// LastError is the reason the most recent failed open or read of any
+// connection in the process failed. Prefer the connection's own
+// PRAGMA strata_last_error where a pool shares the process.
 func (v *VFS) LastError() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()

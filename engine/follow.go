@@ -1,4 +1,4 @@
-package vfs
+package engine
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strata-db/strata/internal/safe"
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
 
 // pollLoop advances db.current every PollInterval until db is closed.
-func (db *database) pollLoop() {
+func (db *Database) pollLoop() {
 	defer close(db.pollDone)
-	t := time.NewTicker(db.cfg.PollInterval)
+	t := time.NewTicker(db.opts.PollInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -22,10 +23,31 @@ func (db *database) pollLoop() {
 			return
 		case <-t.C:
 		}
-		if err := db.poll(db.ctx); err != nil && db.ctx.Err() == nil {
+		if err := db.Poll(db.ctx); err != nil && db.ctx.Err() == nil {
 			db.log.Warn("poll failed; readers keep the current state", "err", err)
 		}
 	}
+}
+
+// pollTimeout bounds one poll, retries included, so that a storage that
+// stopped answering shows in strata_lag instead of hanging the poller.
+const pollTimeout = 30 * time.Second
+
+// Poll looks for new files once, as the poller does on its tick, and
+// publishes what extends the latest view. Tests that decide themselves
+// when polls happen open the replica with a long poll interval and call it.
+func (db *Database) Poll(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	err := safe.Call("poll", func() error { return db.poll(ctx) })
+	var perr *safe.PanicError
+	if errors.As(err, &perr) {
+		db.log.Error("panic in the poller (recovered)", "err", err, "stack", string(perr.Stack))
+	}
+	db.mu.Lock()
+	db.pollErr = err
+	db.mu.Unlock()
+	return err
 }
 
 // poll lists level 0 and level 1 after the current TXID, chains the files
@@ -33,8 +55,8 @@ func (db *database) pollLoop() {
 // exist but none continues the current TXID (level 0 has a gap that level 1
 // does not bridge, or a file is corrupt), it re-plans from a full listing.
 // Only a poll that brought the view up to date counts for strata_lag.
-func (db *database) poll(ctx context.Context) error {
-	cur := db.latest()
+func (db *Database) poll(ctx context.Context) error {
+	cur := db.Latest()
 	l0, err := db.rep.List(ctx, 0, cur.txid+1)
 	if err != nil {
 		return err
@@ -51,7 +73,7 @@ func (db *database) poll(ctx context.Context) error {
 		db.lastPoll.Store(time.Now().UnixNano())
 		return nil
 	}
-	idx, data, err := db.indexAll(ctx, files)
+	srcs, data, err := db.indexAll(ctx, files)
 	if err != nil {
 		var ce *replica.CorruptError
 		if !errors.As(err, &ce) {
@@ -61,14 +83,14 @@ func (db *database) poll(ctx context.Context) error {
 		db.markBad(ce.File)
 		return db.refresh(ctx, cur)
 	}
-	next, err := cur.apply(idx)
+	next, err := cur.apply(srcs)
 	if err != nil {
 		return err
 	}
-	if !db.publish(cur, next, idx) {
+	if !db.publish(cur, next, srcs) {
 		return nil // the view was re-planned meanwhile; the next tick retries
 	}
-	db.warm(next, idx, data)
+	db.warm(next, srcs, data)
 	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
@@ -77,18 +99,19 @@ func (db *database) poll(ctx context.Context) error {
 
 // refresh rebuilds the latest view from a full listing, leaving out files
 // found corrupt, and publishes it if it is newer than cur.
-func (db *database) refresh(ctx context.Context, cur *view) error {
+func (db *Database) refresh(ctx context.Context, cur *View) error {
 	all, err := db.rep.Files(ctx)
 	if err != nil {
 		return err
 	}
-	next, err := db.buildView(ctx, db.usable(all), replica.Target{})
+	next, err := db.buildView(ctx, all, replica.Target{})
 	if err != nil {
 		return fmt.Errorf("cannot advance past TXID %s: %w", cur.txid, err)
 	}
 	if next.txid <= cur.txid {
 		return fmt.Errorf("cannot advance past TXID %s: the newest reachable state is TXID %s", cur.txid, next.txid)
 	}
+	next.counter = cur.counter + 1
 	if db.publish(cur, next, nil) {
 		db.l1Next = max(db.l1Next, nextL1(all, next.txid))
 		db.lastPoll.Store(time.Now().UnixNano())
@@ -98,14 +121,14 @@ func (db *database) refresh(ctx context.Context, cur *view) error {
 }
 
 // markBad leaves f out of every later plan.
-func (db *database) markBad(f storage.FileInfo) {
+func (db *Database) markBad(f storage.FileInfo) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.bad[f.Key()] = true
 }
 
 // usable drops files found corrupt before.
-func (db *database) usable(files []storage.FileInfo) []storage.FileInfo {
+func (db *Database) usable(files []storage.FileInfo) []storage.FileInfo {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if len(db.bad) == 0 {
@@ -171,13 +194,4 @@ func nextL1(files []storage.FileInfo, txid ltx.TXID) ltx.TXID {
 		}
 	}
 	return next
-}
-
-// lag is the time since the last successful poll, or -1 if none.
-func (db *database) lag() time.Duration {
-	n := db.lastPoll.Load()
-	if n == 0 {
-		return -1
-	}
-	return time.Since(time.Unix(0, n))
 }

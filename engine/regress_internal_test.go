@@ -1,4 +1,4 @@
-package vfs
+package engine
 
 // Regression tests (internal) for bugs found in review: each fails on the
 // code before the fix.
@@ -27,14 +27,14 @@ func TestRegressTruncateNearMaxPages(t *testing.T) {
 		big := ltxFile(0, 1, 1, commit, 1, 2, commit)
 		shrink := ltxFile(0, 2, 2, 2, 1)
 		type result struct {
-			v   *view
+			v   *View
 			err error
 		}
 		done := make(chan result, 1)
 		go func() {
-			v, err := (&view{}).apply([]*replica.FileIndex{big})
+			v, err := (&View{}).apply(sourcesOf([]*replica.FileIndex{big}))
 			if err == nil {
-				v, err = v.apply([]*replica.FileIndex{shrink})
+				v, err = v.apply(sourcesOf([]*replica.FileIndex{shrink}))
 			}
 			done <- result{v, err}
 		}()
@@ -103,21 +103,20 @@ func TestRegressCorruptNeighbourFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := Config{PollInterval: time.Hour, CacheSize: 1 << 20}.withDefaults()
-	db, err := openDatabase(ctx, "file://"+store.Dir(), "file://"+store.Dir(), cfg, 0)
+	db, err := Open(ctx, "file://"+store.Dir(), Options{PollInterval: time.Hour, CacheSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.close()
-	v := db.latest()
-	if loc := v.lookup(want.Pgno); loc.file == nil || loc.file.File.Key() != f.Key() {
+	defer db.Close()
+	v := db.Latest()
+	if loc := v.lookup(want.Pgno); loc.src == nil || loc.src.key() != f.Key() {
 		t.Fatalf("page %d is not in %s", want.Pgno, f)
 	}
 	if db.cache.contains(pageKey{f.Key(), want.Pgno}) {
 		t.Fatalf("page %d is cached before any read: the test would fetch nothing", want.Pgno)
 	}
 
-	page, err := db.page(ctx, v, want.Pgno, 8)
+	page, err := db.page(ctx, v, want.Pgno, 8, nil)
 	if err != nil {
 		t.Fatalf("page %d with a damaged neighbour in its read-ahead: %v", want.Pgno, err)
 	}
@@ -125,10 +124,10 @@ func TestRegressCorruptNeighbourFrame(t *testing.T) {
 	if string(page) != string(image[int64(want.Pgno-1)*ps:int64(want.Pgno)*ps]) {
 		t.Errorf("page %d differs from the local database", want.Pgno)
 	}
-	if _, err := db.page(ctx, v, bad.Pgno, 1); err == nil {
+	if _, err := db.page(ctx, v, bad.Pgno, 1, nil); err == nil {
 		t.Errorf("the damaged page %d read without an error", bad.Pgno)
 	}
-	page, err = db.page(ctx, v, after.Pgno, 8)
+	page, err = db.page(ctx, v, after.Pgno, 8, nil)
 	if err != nil {
 		t.Fatalf("page %d after the damaged one: %v", after.Pgno, err)
 	}

@@ -1,4 +1,4 @@
-package vfs
+package engine
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/strata-db/strata/internal/safe"
 	"github.com/strata-db/strata/replica"
 )
 
@@ -13,15 +14,22 @@ import (
 // page with a nil error means the page holds zeros (never written, or the
 // lock page). window > 1 asks to fetch the following pages too (read-ahead);
 // extra names more pages to fetch in the same round trip if pgno must be
-// fetched (B-tree siblings).
-func (db *database) page(ctx context.Context, v *view, pgno uint32, window int, extra ...uint32) ([]byte, error) {
+// fetched (B-tree siblings). watch, if not nil, is called before the read
+// waits on storage: the context it returns stops the wait (an interrupted
+// connection), and its stop function is called when the wait is over.
+func (db *Database) page(ctx context.Context, v *View, pgno uint32, window int, watch watcher, extra ...uint32) ([]byte, error) {
 	loc := v.lookup(pgno)
-	if loc.file == nil {
+	if loc.src == nil {
 		return nil, nil
 	}
-	k := pageKey{loc.file.File.Key(), pgno}
+	k := pageKey{loc.src.key(), pgno}
 	if p, ok := db.cache.get(k); ok {
 		return p, nil
+	}
+	if watch != nil {
+		var stop func()
+		ctx, stop = watch(ctx)
+		defer stop()
 	}
 	if f, mine := db.cache.claim(k); !mine {
 		select {
@@ -41,15 +49,18 @@ func (db *database) page(ctx context.Context, v *view, pgno uint32, window int, 
 	pages, err := db.fetch(ctx, batches[0])
 	wg.Wait()
 	if err != nil {
-		return nil, fmt.Errorf("page %d from %s: %w", pgno, loc.file.File, err)
+		return nil, fmt.Errorf("page %d from %s: %w", pgno, loc.src.file.File, err)
 	}
 	return pages[0], nil
 }
 
+// watcher arms a wait on storage: see page.
+type watcher func(context.Context) (context.Context, func())
+
 // batch is one range request: frames of one file, and the cache keys
 // claimed for them.
 type batch struct {
-	file   *replica.FileIndex
+	src    *source
 	frames []replica.Frame
 	keys   []pageKey
 	end    int64 // file offset just past the last frame
@@ -69,19 +80,27 @@ func (b *batch) fits(fr replica.Frame, skip int64) bool {
 
 // fetch reads a batch and settles its claims. When one frame of a
 // read-ahead batch does not decode, the first page (the one asked for) is
-// fetched alone, so a damaged neighbour does not fail it.
-func (db *database) fetch(ctx context.Context, b *batch) ([][]byte, error) {
-	pages, err := db.rep.ReadFrames(ctx, b.file, b.frames)
-	var ce *replica.CorruptError
-	if err != nil && len(b.frames) > 1 && errors.As(err, &ce) {
-		if first, ferr := db.rep.ReadFrames(ctx, b.file, b.frames[:1]); ferr == nil {
-			db.cache.finish(b.keys[0], first[0], nil)
-			for _, key := range b.keys[1:] {
-				db.cache.finish(key, nil, err)
+// fetched alone, so a damaged neighbour does not fail it. Whatever happens
+// (a panic included), every claim is settled: readers waiting on a page
+// never wait for a fetch that is gone.
+func (db *Database) fetch(ctx context.Context, b *batch) ([][]byte, error) {
+	var pages [][]byte
+	err := safe.Call("fetch", func() (err error) {
+		pages, err = db.rep.ReadFrames(ctx, b.src.file, b.frames)
+		var ce *replica.CorruptError
+		if err != nil && len(b.frames) > 1 && errors.As(err, &ce) {
+			if first, ferr := db.rep.ReadFrames(ctx, b.src.file, b.frames[:1]); ferr == nil {
+				db.cache.finish(b.keys[0], first[0], nil)
+				for _, key := range b.keys[1:] {
+					db.cache.finish(key, nil, err)
+				}
+				b.keys = nil // settled
+				pages = first
+				return nil
 			}
-			return first, nil
 		}
-	}
+		return err
+	})
 	for i, key := range b.keys {
 		var p []byte
 		if err == nil {
@@ -107,23 +126,23 @@ const maxSideBatches = 16
 // the window stored in other files (a snapshot overlaid by level-0 files)
 // go into one batch per file, fetched in parallel with the first, so a
 // scan pays about one round trip per window whatever the overlay.
-func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) []*batch {
-	main := &batch{file: loc.file}
-	main.add(loc.frame, pageKey{loc.file.File.Key(), pgno})
-	side := map[*replica.FileIndex]*batch{}
+func (db *Database) readAhead(v *View, loc pageLoc, pgno uint32, window int) []*batch {
+	main := &batch{src: loc.src}
+	main.add(loc.frame, pageKey{loc.src.key(), pgno})
+	side := map[*source]*batch{}
 	batches := []*batch{main}
 	for i := 1; i < window; i++ {
 		next := v.lookup(pgno + uint32(i))
-		if next.file == nil {
+		if next.src == nil || next.src.file == nil {
 			continue
 		}
-		k := pageKey{next.file.File.Key(), pgno + uint32(i)}
-		if next.file == loc.file && !main.fits(next.frame, maxSkip) {
+		k := pageKey{next.src.key(), pgno + uint32(i)}
+		if next.src == loc.src && !main.fits(next.frame, maxSkip) {
 			break
 		}
 		b := main
-		if next.file != loc.file {
-			b = side[next.file]
+		if next.src != loc.src {
+			b = side[next.src]
 			if (b == nil && len(side) >= maxSideBatches) || (b != nil && !b.fits(next.frame, maxSkip)) {
 				continue
 			}
@@ -135,8 +154,8 @@ func (db *database) readAhead(v *view, loc pageLoc, pgno uint32, window int) []*
 			continue
 		}
 		if b == nil {
-			b = &batch{file: next.file}
-			side[next.file] = b
+			b = &batch{src: next.src}
+			side[next.src] = b
 			batches = append(batches, b)
 		}
 		b.add(next.frame, k)
@@ -153,16 +172,16 @@ const maxBatches = 64
 
 // addExtra adds pages to the planned batches: to a batch of the same file
 // whose range they extend cheaply, else to a batch of their own.
-func (db *database) addExtra(v *view, batches []*batch, extra []uint32) []*batch {
+func (db *Database) addExtra(v *View, batches []*batch, extra []uint32) []*batch {
 	for _, pgno := range extra {
 		loc := v.lookup(pgno)
-		if loc.file == nil {
+		if loc.src == nil || loc.src.file == nil {
 			continue
 		}
-		k := pageKey{loc.file.File.Key(), pgno}
+		k := pageKey{loc.src.key(), pgno}
 		var b *batch
 		for _, cand := range batches {
-			if cand.file == loc.file && cand.fits(loc.frame, maxExtraSkip) {
+			if cand.src == loc.src && cand.fits(loc.frame, maxExtraSkip) {
 				b = cand
 				break
 			}
@@ -174,7 +193,7 @@ func (db *database) addExtra(v *view, batches []*batch, extra []uint32) []*batch
 			continue
 		}
 		if b == nil {
-			b = &batch{file: loc.file}
+			b = &batch{src: loc.src}
 			batches = append(batches, b)
 		}
 		b.add(loc.frame, k)

@@ -1,4 +1,4 @@
-package vfs
+package engine
 
 // maxWindow caps read-ahead at 256 pages (1 MiB of 4 KiB pages) per request.
 const maxWindow = 256

@@ -1,4 +1,4 @@
-package vfs
+package engine
 
 import (
 	"testing"
@@ -29,9 +29,9 @@ func pageRange(from, to uint32) []uint32 {
 	return out
 }
 
-func mustApply(t *testing.T, v *view, files ...*replica.FileIndex) *view {
+func mustApply(t *testing.T, v *View, files ...*replica.FileIndex) *View {
 	t.Helper()
-	next, err := v.apply(files)
+	next, err := v.apply(sourcesOf(files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +40,35 @@ func mustApply(t *testing.T, v *view, files ...*replica.FileIndex) *view {
 
 // expectPages checks where each page of v lives: want maps a page number to
 // the file holding its current version, nil for a page that reads as zeros.
-func expectPages(t *testing.T, name string, v *view, want map[uint32]*replica.FileIndex) {
+// sourcesOf wraps files as sources, one per file index (kept, so that
+// applying the same index twice gives the same source).
+func sourcesOf(files []*replica.FileIndex) []*source {
+	out := make([]*source, len(files))
+	for i, x := range files {
+		s, ok := testSources[x]
+		if !ok {
+			s = fileSource(x)
+			testSources[x] = s
+		}
+		out[i] = s
+	}
+	return out
+}
+
+var testSources = map[*replica.FileIndex]*source{}
+
+// fileOf is the stored file a page location names, nil for zeros.
+func fileOf(l pageLoc) *replica.FileIndex {
+	if l.src == nil {
+		return nil
+	}
+	return l.src.file
+}
+
+func expectPages(t *testing.T, name string, v *View, want map[uint32]*replica.FileIndex) {
 	t.Helper()
 	for pgno, file := range want {
-		if got := v.lookup(pgno).file; got != file {
+		if got := fileOf(v.lookup(pgno)); got != file {
 			t.Errorf("%s: page %d is in %v, want %v", name, pgno, nameOf(got), nameOf(file))
 		}
 	}
@@ -59,9 +84,9 @@ func nameOf(x *replica.FileIndex) string {
 func TestViewLaterFilesWin(t *testing.T) {
 	a := ltxFile(0, 1, 1, 5, pageRange(1, 5)...)
 	b := ltxFile(0, 2, 2, 5, 2, 4)
-	v := mustApply(t, &view{}, a, b)
+	v := mustApply(t, &View{}, a, b)
 	expectPages(t, "A then B", v, map[uint32]*replica.FileIndex{1: a, 2: b, 3: a, 4: b, 5: a, 6: nil, 0: nil})
-	if v.txid != 2 || v.commit != 5 || v.pageSize != 4096 || v.size() != 5*4096 {
+	if v.txid != 2 || v.commit != 5 || v.pageSize != 4096 || v.Size() != 5*4096 {
 		t.Errorf("view: txid %s, %d pages of %d bytes; want TXID 2, 5 pages of 4096", v.txid, v.commit, v.pageSize)
 	}
 	if v.time.UnixMilli() != 2000 {
@@ -80,7 +105,7 @@ func TestViewLateCompactedFileNeverMovesBack(t *testing.T) {
 		ltxFile(0, 3, 3, 4, 1, 3),
 		ltxFile(0, 4, 4, 6, 1, 3, 5, 6), // grows to 6 pages
 	}
-	v := mustApply(t, &view{}, l0...)
+	v := mustApply(t, &View{}, l0...)
 	late := ltxFile(1, 2, 3, 4, 1, 2, 3) // the merge of TXIDs 2 and 3
 	next := mustApply(t, v, late)
 	expectPages(t, "after the late L1", next, map[uint32]*replica.FileIndex{
@@ -100,7 +125,7 @@ func TestViewLateCompactedFileNeverMovesBack(t *testing.T) {
 	shrink := ltxFile(0, 2, 2, 2, 1)
 	regrow := ltxFile(0, 3, 3, 8, 1, 8)
 	lateBig := ltxFile(1, 1, 2, 2, 1, 2) // covers the shrink: 2 pages
-	v = mustApply(t, &view{}, big, shrink, regrow)
+	v = mustApply(t, &View{}, big, shrink, regrow)
 	next = mustApply(t, v, lateBig, ltxFile(1, 1, 1, 8, pageRange(1, 8)...))
 	expectPages(t, "late files after a shrink", next, map[uint32]*replica.FileIndex{
 		1: regrow, 2: big, 3: nil, 7: nil, 8: regrow,
@@ -117,7 +142,7 @@ func TestViewShrinkKeepsLowerPages(t *testing.T) {
 	a := ltxFile(0, 1, 1, 10, pageRange(1, 10)...)
 	b := ltxFile(0, 2, 2, 5, 1, 2) // VACUUM down to 5 pages
 	c := ltxFile(0, 3, 3, 8, 1, 8) // grows to 8 pages, writes page 8 only
-	v1 := mustApply(t, &view{}, a)
+	v1 := mustApply(t, &View{}, a)
 	v2 := mustApply(t, v1, b)
 	expectPages(t, "shrunk", v2, map[uint32]*replica.FileIndex{1: b, 2: b, 3: a, 4: a, 5: a, 6: nil, 10: nil})
 	if v2.commit != 5 {
@@ -132,7 +157,7 @@ func TestViewShrinkKeepsLowerPages(t *testing.T) {
 	v4 := mustApply(t, v1, b, c)
 	for p := uint32(1); p <= 10; p++ {
 		if v4.lookup(p) != v3.lookup(p) {
-			t.Errorf("page %d: one batch gives %s, two give %s", p, nameOf(v4.lookup(p).file), nameOf(v3.lookup(p).file))
+			t.Errorf("page %d: one batch gives %s, two give %s", p, nameOf(fileOf(v4.lookup(p))), nameOf(fileOf(v3.lookup(p))))
 		}
 	}
 }
@@ -142,7 +167,7 @@ func TestViewShrinkKeepsLowerPages(t *testing.T) {
 func TestViewCopyOnWrite(t *testing.T) {
 	const pages = chunkPages + 1000 // two chunks
 	a := ltxFile(0, 1, 1, pages, pageRange(1, pages)...)
-	v1 := mustApply(t, &view{}, a)
+	v1 := mustApply(t, &View{}, a)
 	b := ltxFile(0, 2, 2, pages, 1, 2)
 	v2 := mustApply(t, v1, b)
 	if &v1.chunks[1][0] != &v2.chunks[1][0] {
@@ -154,9 +179,9 @@ func TestViewCopyOnWrite(t *testing.T) {
 	v3 := mustApply(t, v2, ltxFile(0, 3, 3, 100, 3)) // shrink below the second chunk
 	expectPages(t, "v1", v1, map[uint32]*replica.FileIndex{1: a, 2: a, 3: a, 101: a, pages: a})
 	expectPages(t, "v2", v2, map[uint32]*replica.FileIndex{1: b, 2: b, 3: a, 101: a, pages: a})
-	expectPages(t, "v3", v3, map[uint32]*replica.FileIndex{1: b, 3: v3.lookup(3).file, 101: nil, pages: nil})
-	if v3.lookup(3).file.File.MaxTXID != 3 {
-		t.Errorf("v3: page 3 from %s, want TXID 3", nameOf(v3.lookup(3).file))
+	expectPages(t, "v3", v3, map[uint32]*replica.FileIndex{1: b, 3: fileOf(v3.lookup(3)), 101: nil, pages: nil})
+	if fileOf(v3.lookup(3)).File.MaxTXID != 3 {
+		t.Errorf("v3: page 3 from %s, want TXID 3", nameOf(fileOf(v3.lookup(3))))
 	}
 	if v1.commit != pages || v2.commit != pages || v3.commit != 100 {
 		t.Errorf("sizes %d, %d, %d; want %d, %d, 100", v1.commit, v2.commit, v3.commit, pages, pages)
@@ -165,10 +190,10 @@ func TestViewCopyOnWrite(t *testing.T) {
 
 // The page size may change only with a file that rewrites every page.
 func TestViewPageSizeChange(t *testing.T) {
-	v := mustApply(t, &view{}, ltxFile(0, 1, 1, 2, 1, 2))
+	v := mustApply(t, &View{}, ltxFile(0, 1, 1, 2, 1, 2))
 	big := ltxFile(0, 2, 2, 1, 1)
 	big.Header.PageSize = 8192
-	if _, err := v.apply([]*replica.FileIndex{big}); err == nil {
+	if _, err := v.apply(sourcesOf([]*replica.FileIndex{big})); err == nil {
 		t.Error("a partial file with another page size was applied")
 	}
 	snap := ltxFile(9, 1, 2, 1, 1)
@@ -199,9 +224,9 @@ func TestViewShrinkAndRegrowAcrossChunksInOneBatch(t *testing.T) {
 			small := ltxFile(0, 2, 2, 71, 1, 2)
 			regrow := ltxFile(0, 3, 3, tc.regrowTo, pageRange(72, tc.regrowTo)...)
 			// In one batch, and the same files across separate applies.
-			batch := mustApply(t, &view{}, big, small, regrow)
-			stepped := mustApply(t, mustApply(t, mustApply(t, &view{}, big), small), regrow)
-			for name, v := range map[string]*view{"one batch": batch, "separate applies": stepped} {
+			batch := mustApply(t, &View{}, big, small, regrow)
+			stepped := mustApply(t, mustApply(t, mustApply(t, &View{}, big), small), regrow)
+			for name, v := range map[string]*View{"one batch": batch, "separate applies": stepped} {
 				if v.commit != tc.regrowTo {
 					t.Fatalf("%s: commit = %d, want %d", name, v.commit, tc.regrowTo)
 				}

@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// A page's bytes come from one of these places, tried in this order by a
+// read (Database.Read):
+//
+//  1. the connection's own uncommitted writes (the writer's transaction
+//     overlay; only the writing connection sees them);
+//  2. the local write buffer: commits acknowledged locally and not yet
+//     stored (group commit) — a source with log != nil;
+//  3. the hydrated local file, when it holds exactly the view's stored
+//     state (a property of the whole view, not of a page);
+//  4. the page cache, then a frame of a stored LTX file — a source with
+//     file != nil — fetched with a range read.
+//
+// Views map each page to a source (2 or 4); 1 and 3 are consulted around
+// the view. Whatever the source, a read is one path: Database.Read.
+
+// source is one place page versions live, as a view refers to it.
+type source struct {
+	file *replica.FileIndex // a stored LTX file: its header and page index
+	// version orders page versions: a page moves to a source only if its
+	// version is at least the current one's. For a stored file it is the
+	// file's MaxTXID.
+	version ltx.TXID
+}
+
+// fileSource wraps a stored file's index.
+func fileSource(x *replica.FileIndex) *source {
+	return &source{file: x, version: x.Header.MaxTXID}
+}
+
+// key is the storage identity of a stored file's source.
+func (s *source) key() storage.FileKey { return s.file.File.Key() }

@@ -1,0 +1,205 @@
+package vfs
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#ifdef SQLITE3VFS_LOADABLE_EXT
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+#else
+#include <sqlite3.h>
+#endif
+
+// This shim wraps the VFS that sqlite3vfs registers, for what its Go
+// interface cannot carry:
+//
+//  1. sqlite3vfs turns a Go error from FileControl into a bare result
+//     code, so SQLite would report a failed strata pragma as "SQL logic
+//     error". The shim's xFileControl hands SQLite the message that the Go
+//     side left in a thread-local slot (the Go callback runs on the
+//     calling C thread, so the slot is that call's own).
+//  2. A read blocked on storage must stop when the connection is
+//     interrupted (sqlite3_interrupt: a cancelled QueryContext, Ctrl-C).
+//     SQLite tells a file its connection once, with SQLITE_FCNTL_PDB; the
+//     shim remembers it per file, and its xRead names the file being read
+//     in a thread-local slot, so the Go read can ask which connection it
+//     serves (strata_reading_db) and poll sqlite3_is_interrupted from a
+//     watcher while it waits.
+
+static sqlite3_vfs strata_vfs;
+static int (*strata_inner_open)(sqlite3_vfs*, const char*, sqlite3_file*, int, int*);
+static const sqlite3_io_methods *strata_inner_io;
+static sqlite3_io_methods strata_io;
+static pthread_mutex_t strata_io_mu = PTHREAD_MUTEX_INITIALIZER;
+static __thread char *strata_pragma_err;
+
+// The connection of each open main database file (from SQLITE_FCNTL_PDB),
+// guarded by strata_io_mu: a short list, one entry per open connection.
+typedef struct strata_pdb {
+	sqlite3_file *file;
+	sqlite3 *db;
+	struct strata_pdb *next;
+} strata_pdb;
+static strata_pdb *strata_pdbs;
+static __thread sqlite3_file *strata_reading; // the file this thread's xRead serves
+
+static void strata_remember_db(sqlite3_file *f, sqlite3 *db) {
+	strata_pdb *p;
+	pthread_mutex_lock(&strata_io_mu);
+	for (p = strata_pdbs; p != NULL && p->file != f; p = p->next) {
+	}
+	if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL) {
+		p->file = f;
+		p->next = strata_pdbs;
+		strata_pdbs = p;
+	}
+	if (p != NULL) p->db = db;
+	pthread_mutex_unlock(&strata_io_mu);
+}
+
+static void strata_forget_db(sqlite3_file *f) {
+	strata_pdb **pp, *p;
+	pthread_mutex_lock(&strata_io_mu);
+	for (pp = &strata_pdbs; (p = *pp) != NULL; pp = &p->next) {
+		if (p->file == f) {
+			*pp = p->next;
+			free(p);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&strata_io_mu);
+}
+
+// strata_reading_db is the connection whose read runs on this thread, or NULL.
+static void *strata_reading_db(void) {
+	strata_pdb *p;
+	void *db = NULL;
+	if (strata_reading == NULL) return NULL;
+	pthread_mutex_lock(&strata_io_mu);
+	for (p = strata_pdbs; p != NULL; p = p->next) {
+		if (p->file == strata_reading) {
+			db = p->db;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&strata_io_mu);
+	return db;
+}
+
+// strata_is_interrupted reports whether db was interrupted. It needs
+// sqlite3_is_interrupted (SQLite 3.41): the library strata links has it;
+// a host that loads the extension may be older, and its routine table
+// has no such entry, so the extension does not watch for interrupts.
+#ifdef SQLITE3VFS_LOADABLE_EXT
+static int strata_is_interrupted(void *db) {
+	(void)db;
+	return 0;
+}
+#else
+int sqlite3_is_interrupted(sqlite3 *);
+static int strata_is_interrupted(void *db) { return db != NULL && sqlite3_is_interrupted((sqlite3 *)db); }
+#endif
+
+static int strata_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
+	sqlite3_file *outer = strata_reading;
+	int rc;
+	strata_reading = f;
+	rc = strata_inner_io->xRead(f, buf, n, off);
+	strata_reading = outer;
+	return rc;
+}
+
+static int strata_close(sqlite3_file *f) {
+	strata_forget_db(f);
+	return strata_inner_io->xClose(f);
+}
+
+static int strata_file_control(sqlite3_file *f, int op, void *arg) {
+	int rc;
+	if (op == SQLITE_FCNTL_PDB) {
+		strata_remember_db(f, *(sqlite3 **)arg);
+		return SQLITE_NOTFOUND; // a hint: nothing else to do
+	}
+	if (op != SQLITE_FCNTL_PRAGMA) return strata_inner_io->xFileControl(f, op, arg);
+	free(strata_pragma_err);
+	strata_pragma_err = NULL;
+	rc = strata_inner_io->xFileControl(f, op, arg);
+	if (rc != SQLITE_OK && rc != SQLITE_NOTFOUND && strata_pragma_err != NULL) {
+		((char**)arg)[0] = sqlite3_mprintf("%s", strata_pragma_err);
+	}
+	free(strata_pragma_err);
+	strata_pragma_err = NULL;
+	return rc;
+}
+
+static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out) {
+	int rc = strata_inner_open(vfs, name, f, flags, out);
+	if (rc != SQLITE_OK || f->pMethods == NULL) return rc;
+	pthread_mutex_lock(&strata_io_mu);
+	if (strata_inner_io == NULL) {
+		strata_inner_io = f->pMethods;
+		strata_io = *strata_inner_io;
+		strata_io.xFileControl = strata_file_control;
+		strata_io.xRead = strata_read;
+		strata_io.xClose = strata_close;
+	}
+	pthread_mutex_unlock(&strata_io_mu);
+	if (f->pMethods == strata_inner_io) f->pMethods = &strata_io;
+	return rc;
+}
+
+// strata_wrap_vfs replaces the VFS registered under name by a copy whose
+// xOpen installs strata_file_control. The copy keeps the name, which is how
+// sqlite3vfs finds its Go VFS from the C one. make_default makes it the
+// process's default VFS.
+static int strata_wrap_vfs(const char *name, int make_default) {
+	sqlite3_vfs *inner = sqlite3_vfs_find(name);
+	if (inner == NULL) return SQLITE_ERROR;
+	strata_vfs = *inner;
+	strata_inner_open = inner->xOpen;
+	strata_vfs.xOpen = strata_open;
+	sqlite3_vfs_unregister(inner);
+	return sqlite3_vfs_register(&strata_vfs, make_default);
+}
+
+static void strata_set_pragma_error(const char *msg) {
+	free(strata_pragma_err);
+	strata_pragma_err = strdup(msg);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// wrapPragmaErrors installs the shim above on the registered VFS, and
+// makes it the default VFS when asked.
+func wrapPragmaErrors(name string, makeDefault bool) error {
+	cname := C.CString(name) // kept for the life of the process, like the VFS
+	dflt := C.int(0)
+	if makeDefault {
+		dflt = 1
+	}
+	if rc := C.strata_wrap_vfs(cname, dflt); rc != 0 {
+		return fmt.Errorf("wrap VFS %s: SQLite error %d", name, int(rc))
+	}
+	return nil
+}
+
+// setPragmaError leaves msg for strata_file_control to return to SQLite.
+func setPragmaError(msg string) {
+	cmsg := C.CString(msg)
+	defer C.free(unsafe.Pointer(cmsg))
+	C.strata_set_pragma_error(cmsg)
+}
+
+// readingDB is the SQLite connection (sqlite3*) whose read runs on this
+// thread, or nil: call it from a read callback.
+func readingDB() unsafe.Pointer { return C.strata_reading_db() }
+
+// interrupted reports whether the connection db was interrupted. It is
+// safe from any thread (sqlite3_is_interrupted reads a flag).
+func interrupted(db unsafe.Pointer) bool { return C.strata_is_interrupted(db) != 0 }
