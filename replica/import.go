@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -49,11 +50,7 @@ func (r *Replica) uploadSnapshot(ctx context.Context, path string) (storage.File
 		return storage.FileInfo{}, err
 	}
 	f := storage.FileInfo{Level: storage.SnapshotLevel, MinTXID: 1, MaxTXID: 1}
-	now := time.Now()
-	hdr := ltx.Header{
-		Version: ltx.Version, Flags: ltx.HeaderFlagNoChecksum, PageSize: pageSize,
-		Commit: pages, MinTXID: 1, MaxTXID: 1, Timestamp: now.UnixMilli(),
-	}
+	hdr := FileHeader{PageSize: pageSize, Commit: pages, MinTXID: 1, MaxTXID: 1, Timestamp: time.Now(), NodeID: rand.Uint64()}
 	attempts := 0
 	err = r.Retry.Do(ctx, func() error {
 		attempts++
@@ -74,14 +71,14 @@ func (r *Replica) uploadSnapshot(ctx context.Context, path string) (storage.File
 
 // writeSnapshot encodes the database into a pipe that the upload reads,
 // creating the file only if it does not exist where the backend can.
-func (r *Replica) writeSnapshot(ctx context.Context, f storage.FileInfo, path string, hdr ltx.Header) error {
+func (r *Replica) writeSnapshot(ctx context.Context, f storage.FileInfo, path string, hdr FileHeader) error {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		pw.CloseWithError(encodeDatabase(path, hdr, pw))
 	}()
-	ts := time.UnixMilli(hdr.Timestamp)
+	ts := hdr.Timestamp
 	var err error
 	if ew, ok := r.Store.(storage.ExclusiveWriter); ok {
 		err = ew.WriteNew(ctx, f, ts, pr)
@@ -95,13 +92,15 @@ func (r *Replica) writeSnapshot(ctx context.Context, f storage.FileInfo, path st
 
 // isOurs reports whether the file f in storage is the snapshot hdr
 // describes (same commit time, size and page size).
-func (r *Replica) isOurs(ctx context.Context, f storage.FileInfo, hdr ltx.Header) bool {
+func (r *Replica) isOurs(ctx context.Context, f storage.FileInfo, hdr FileHeader) bool {
 	b, err := r.ReadAt(ctx, f, 0, ltx.HeaderSize)
 	if err != nil {
 		return false
 	}
 	var got ltx.Header
-	return got.UnmarshalBinary(b) == nil && got.Timestamp == hdr.Timestamp && got.Commit == hdr.Commit && got.PageSize == hdr.PageSize
+	want := hdr.Header()
+	return got.UnmarshalBinary(b) == nil && got.Timestamp == want.Timestamp && got.Commit == want.Commit &&
+		got.PageSize == want.PageSize && got.NodeID == want.NodeID
 }
 
 // dbGeometry reads the page size and page count of a database file.
@@ -133,18 +132,15 @@ func dbGeometry(path string) (pageSize, pages uint32, err error) {
 }
 
 // encodeDatabase writes the database at path as an LTX snapshot to w.
-func encodeDatabase(path string, hdr ltx.Header, w io.Writer) error {
+func encodeDatabase(path string, hdr FileHeader, w io.Writer) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	enc, err := ltx.NewEncoder(w)
+	enc, err := NewEncoder(w, hdr, false)
 	if err != nil {
 		return err
-	}
-	if err := enc.EncodeHeader(hdr); err != nil {
-		return fmt.Errorf("encode header: %w", err)
 	}
 	buf := make([]byte, hdr.PageSize)
 	lock := ltx.LockPgno(hdr.PageSize)
@@ -153,10 +149,12 @@ func encodeDatabase(path string, hdr ltx.Header, w io.Writer) error {
 			continue
 		}
 		if _, err := fh.ReadAt(buf, int64(pgno-1)*int64(hdr.PageSize)); err != nil {
+			enc.Abort()
 			return fmt.Errorf("read page %d of %s: %w", pgno, path, err)
 		}
-		if err := enc.EncodePage(ltx.PageHeader{Pgno: pgno}, buf); err != nil {
-			return fmt.Errorf("encode page %d: %w", pgno, err)
+		if err := enc.WritePage(pgno, buf); err != nil {
+			enc.Abort()
+			return err
 		}
 	}
 	return enc.Close()

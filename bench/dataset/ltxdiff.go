@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
@@ -46,16 +47,11 @@ func DiffPages(before, after []byte, pageSize uint32) []Page {
 // EncodeTxn writes t as an LTX file to w: pages ascending, the lock page
 // and pages beyond Commit left out, no checksums tracked.
 func EncodeTxn(w io.Writer, t Txn) error {
-	enc, err := ltx.NewEncoder(w)
+	enc, err := replica.NewEncoder(w, replica.FileHeader{
+		PageSize: t.PageSize, Commit: t.Commit, MinTXID: t.TXID, MaxTXID: t.TXID, Timestamp: t.Timestamp,
+	}, false)
 	if err != nil {
 		return err
-	}
-	hdr := ltx.Header{
-		Version: ltx.Version, Flags: ltx.HeaderFlagNoChecksum, PageSize: t.PageSize,
-		Commit: t.Commit, MinTXID: t.TXID, MaxTXID: t.TXID, Timestamp: t.Timestamp.UnixMilli(),
-	}
-	if err := enc.EncodeHeader(hdr); err != nil {
-		return fmt.Errorf("TXID %s: encode header: %w", t.TXID, err)
 	}
 	pages := slices.Clone(t.Pages)
 	slices.SortFunc(pages, func(a, b Page) int { return cmp.Compare(a.Pgno, b.Pgno) })
@@ -64,14 +60,12 @@ func EncodeTxn(w io.Writer, t Txn) error {
 		if p.Pgno == lock || p.Pgno > t.Commit {
 			continue
 		}
-		if err := enc.EncodePage(ltx.PageHeader{Pgno: p.Pgno}, p.Data); err != nil {
-			return fmt.Errorf("TXID %s: encode page %d: %w", t.TXID, p.Pgno, err)
+		if err := enc.WritePage(p.Pgno, p.Data); err != nil {
+			enc.Abort()
+			return err
 		}
 	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("TXID %s: %w", t.TXID, err)
-	}
-	return nil
+	return enc.Close()
 }
 
 // WriteTxn encodes t and uploads it to store as the level-0 file of its

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the local database
+	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
@@ -152,15 +153,12 @@ func (w *Writer) upload(level int, full bool) (storage.FileInfo, error) {
 		prev = w.image
 	}
 	var buf bytes.Buffer
-	ts := w.now()
-	hdr := ltx.Header{
-		Version:   ltx.Version,
-		Flags:     ltx.HeaderFlagNoChecksum,
+	hdr := replica.FileHeader{
 		PageSize:  pageSize,
 		Commit:    uint32(len(cur) / int(pageSize)),
 		MinTXID:   w.txid + 1,
 		MaxTXID:   w.txid + 1,
-		Timestamp: ts.UnixMilli(),
+		Timestamp: w.now(),
 	}
 	if full {
 		hdr.MinTXID, hdr.MaxTXID = 1, 1
@@ -169,7 +167,7 @@ func (w *Writer) upload(level int, full bool) (storage.FileInfo, error) {
 		return storage.FileInfo{}, fmt.Errorf("ltxtest: encode TXID %s: %w", hdr.MaxTXID, err)
 	}
 	f := storage.FileInfo{Level: level, MinTXID: hdr.MinTXID, MaxTXID: hdr.MaxTXID, Size: int64(buf.Len())}
-	if err := w.store.Write(context.Background(), f, time.UnixMilli(hdr.Timestamp), &buf); err != nil {
+	if err := w.store.Write(context.Background(), f, hdr.Timestamp, &buf); err != nil {
 		return storage.FileInfo{}, fmt.Errorf("ltxtest: upload %s: %w", f, err)
 	}
 	w.txid, w.image = hdr.MaxTXID, cur
@@ -202,16 +200,14 @@ func changedPages(prev, cur []byte, pageSize uint32) []page {
 	return out
 }
 
-func encode(w io.Writer, hdr ltx.Header, pages []page) error {
-	enc, err := ltx.NewEncoder(w)
+func encode(w io.Writer, hdr replica.FileHeader, pages []page) error {
+	enc, err := replica.NewEncoder(w, hdr, false)
 	if err != nil {
 		return err
 	}
-	if err := enc.EncodeHeader(hdr); err != nil {
-		return err
-	}
 	for _, p := range pages {
-		if err := enc.EncodePage(ltx.PageHeader{Pgno: p.pgno}, p.data); err != nil {
+		if err := enc.WritePage(p.pgno, p.data); err != nil {
+			enc.Abort()
 			return err
 		}
 	}
