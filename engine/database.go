@@ -42,6 +42,9 @@ type Options struct {
 	// state is then planned by the first poll, so a reachable past state
 	// opens even when the latest is not.
 	Target replica.Target
+	// Create opens an empty replica as an empty database (the first
+	// commit creates it), instead of failing.
+	Create bool
 	// Resized is called, without locks held, when the database size of
 	// the replica changes (the registry recounts the memory limit).
 	Resized func()
@@ -70,7 +73,7 @@ func (o Options) withDefaults() Options {
 // connection that opens it: the replica, the page cache, the latest view
 // and the poller that advances it.
 //
-// mu guards current, bad and pollErr. The poller goroutine owns the poll
+// mu guards current, bad, pollErr and writer. The poller goroutine owns the poll
 // cursor (l1Next); it is started by Open and stopped, and waited for, by
 // Close.
 type Database struct {
@@ -86,6 +89,7 @@ type Database struct {
 	current *View
 	bad     map[storage.FileKey]bool // files found corrupt, left out of plans
 	pollErr error                    // why the last poll failed; nil after a good one
+	writer  *Writer                  // the write path, once writes are enabled
 
 	lastPoll    atomic.Int64  // unix nanoseconds of the last successful poll
 	readers     atomic.Int64  // transactions reading a pinned view
@@ -141,6 +145,9 @@ func Open(ctx context.Context, url string, opts Options) (*Database, error) {
 // empty latest view (its error in PollError) that later polls fill.
 func (db *Database) openView(ctx context.Context) (*View, error) {
 	files, err := db.waitForFiles(ctx, db.opts.Wait)
+	if errors.Is(err, replica.ErrEmpty) && db.opts.Create {
+		return &View{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -399,9 +406,19 @@ func (db *Database) Stats() Stats {
 	return Stats{TXID: db.Latest().txid, CacheHits: h, Misses: m, CacheEntries: n, Lag: db.Lag()}
 }
 
-// Close stops the poller and waits for it.
+// Writer is the write path, nil unless EnableWrites was called.
+func (db *Database) Writer() *Writer {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.writer
+}
+
+// Close stops the poller and waits for it, and closes the write path.
 func (db *Database) Close() error {
 	db.cancel()
 	<-db.pollDone
+	if w := db.Writer(); w != nil {
+		return w.close()
+	}
 	return nil
 }

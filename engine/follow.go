@@ -71,6 +71,9 @@ func (db *Database) poll(ctx context.Context) error {
 			return db.refresh(ctx, cur)
 		}
 		db.lastPoll.Store(time.Now().UnixNano())
+		if w := db.Writer(); w != nil && db.Latest() == cur {
+			w.confirm() // the replica ends at the latest view
+		}
 		return nil
 	}
 	srcs, data, err := db.indexAll(ctx, files)

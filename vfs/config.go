@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,17 @@ type Config struct {
 	// process stays within its cache size plus 64 MiB. For programs that own their
 	// process: the strata command and the extension turn it on.
 	ManageMemory bool
+	// Write lets connections write replicas without asking with write=1
+	// (STRATA_WRITE=1). A connection can still say write=0.
+	Write bool
+	// Sync is when a COMMIT returns (STRATA_SYNC, URI sync=): 0, or
+	// "commit", after its LTX file is stored; a duration, after it is
+	// fsynced to the local write buffer, with the pending commits stored
+	// together at that interval (group commit).
+	Sync time.Duration
+	// BufferDir holds the local write buffers (STRATA_BUFFER_DIR; default
+	// $XDG_STATE_HOME/strata or ~/.local/state/strata).
+	BufferDir string
 	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
 	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
 	// built without URI filenames): every database they open is then a
@@ -51,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = DefaultCacheSize
+	}
+	if c.BufferDir == "" {
+		c.BufferDir = defaultBufferDir()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -81,8 +96,44 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("STRATA_CACHE_SIZE=%q: %w", v, err)
 		}
 	}
+	if v := os.Getenv("STRATA_WRITE"); v != "" {
+		if c.Write, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("STRATA_WRITE=%q: want 1 or 0", v)
+		}
+	}
+	if v := os.Getenv("STRATA_SYNC"); v != "" {
+		if c.Sync, err = ParseSync(v); err != nil {
+			return c, fmt.Errorf("STRATA_SYNC: %w", err)
+		}
+	}
+	c.BufferDir = os.Getenv("STRATA_BUFFER_DIR")
 	c.Logger, err = loggerFromEnv(os.Getenv("STRATA_LOG_LEVEL"), os.Getenv("STRATA_LOG_FILE"))
 	return c, err
+}
+
+// ParseSync reads a durability mode: "commit" (0: every COMMIT is stored
+// before it returns) or a positive duration such as 1s (group commit).
+func ParseSync(s string) (time.Duration, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "commit") {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("sync=%q: want commit, or a positive duration such as 1s for group commit", s)
+	}
+	return d, nil
+}
+
+// defaultBufferDir is where write buffers live unless configured:
+// $XDG_STATE_HOME/strata, else ~/.local/state/strata, else the temp dir.
+func defaultBufferDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "strata")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "strata")
+	}
+	return filepath.Join(os.TempDir(), "strata-state")
 }
 
 func loggerFromEnv(level, file string) (*slog.Logger, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,10 @@ type file struct {
 	name   string
 	reader *engine.Reader
 	// conn is the sqlite3* this file serves, learnt at its first read
-	// (see shim_c.go); reads waiting on storage watch it for interrupts.
-	conn atomic.Pointer[byte]
+	// (see shim.c); reads waiting on storage watch it for interrupts.
+	conn     atomic.Pointer[byte]
+	writable bool       // the connection may write (write=1)
+	handle   cgo.Handle // names the file to shim.c
 
 	mu      sync.Mutex
 	db      *engine.Database // nil once closed
@@ -40,6 +43,7 @@ type file struct {
 	target  replica.Target // latest, or the past state the connection views
 	past    *engine.View   // the view of target when it is not latest
 	lastErr error          // why this connection's last failed operation failed
+	txn     *engine.Txn    // the write transaction, while the lock is RESERVED or more
 }
 
 // current is the view reads use now: the pinned one inside a read
@@ -79,12 +83,13 @@ func (f *file) LastError() error {
 
 // Lock pins a view when the connection starts reading: from then until the
 // lock drops the connection sees one state, whatever the poller publishes.
+// Locks above SHARED begin writing (write.go).
 func (f *file) Lock(l sqlite3vfs.LockType) error {
-	if l > sqlite3vfs.LockShared {
-		return sqlite3vfs.ReadOnlyError
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if l > sqlite3vfs.LockShared {
+		return f.beginWrite(l)
+	}
 	if f.lock == sqlite3vfs.LockNone && l >= sqlite3vfs.LockShared {
 		// Counted before the view is taken: a publish in between must
 		// already see a reader and keep the pages this one may need.
@@ -103,6 +108,9 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	if l >= f.lock {
 		return nil // nothing to release
 	}
+	if l < sqlite3vfs.LockReserved {
+		f.endWrite()
+	}
 	f.lock = l
 	if l == sqlite3vfs.LockNone && f.pinned != nil {
 		f.db.EndRead()
@@ -111,11 +119,22 @@ func (f *file) Unlock(l sqlite3vfs.LockType) error {
 	return nil
 }
 
-// CheckReservedLock implements sqlite3vfs.File: nobody writes here.
-func (f *file) CheckReservedLock() (bool, error) { return false, nil }
+// CheckReservedLock implements sqlite3vfs.File: whether a connection of
+// this process writes the replica (other processes do not say).
+func (f *file) CheckReservedLock() (bool, error) {
+	w := f.db.Writer()
+	return w != nil && w.Held(), nil
+}
 
 // FileSize implements sqlite3vfs.File.
-func (f *file) FileSize() (int64, error) { return f.current().Size(), nil }
+func (f *file) FileSize() (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.txn != nil {
+		return f.txn.Size(), nil
+	}
+	return f.viewLocked().Size(), nil
+}
 
 // interrupted reports whether the statement this connection runs was
 // interrupted (sqlite3_interrupt).
@@ -129,7 +148,17 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	if f.conn.Load() == nil {
 		f.conn.Store((*byte)(readingDB()))
 	}
-	v := f.current()
+	f.mu.Lock()
+	txn := f.txn
+	f.mu.Unlock()
+	if txn != nil {
+		return f.readWriting(txn, p, off)
+	}
+	return f.readView(f.current(), p, off)
+}
+
+// readView reads p at off from view v.
+func (f *file) readView(v *engine.View, p []byte, off int64) (int, error) {
 	ps := int64(v.PageSize())
 	if ps == 0 {
 		return 0, io.EOF
@@ -205,31 +234,33 @@ func patchHeader(buf []byte, within int, v *engine.View) {
 	copy(buf, hdr[within:end])
 }
 
-// WriteAt implements sqlite3vfs.File: replicas are read-only here.
-func (f *file) WriteAt(p []byte, off int64) (int, error) { return 0, sqlite3vfs.ReadOnlyError }
-
-// Truncate implements sqlite3vfs.File.
-func (f *file) Truncate(size int64) error { return sqlite3vfs.ReadOnlyError }
-
-// Sync implements sqlite3vfs.File.
-func (f *file) Sync(flag sqlite3vfs.SyncType) error { return nil }
-
 // SectorSize implements sqlite3vfs.File.
 func (f *file) SectorSize() int64 { return 4096 }
 
-// DeviceCharacteristics implements sqlite3vfs.File.
-func (f *file) DeviceCharacteristics() sqlite3vfs.DeviceCharacteristic { return 0 }
+// DeviceCharacteristics implements sqlite3vfs.File. Safe-append and
+// sequential spare SQLite reads of its journal and extra journal syncs at
+// commit (journals are private scratch files here: see local.go).
+func (f *file) DeviceCharacteristics() sqlite3vfs.DeviceCharacteristic {
+	return sqlite3vfs.IocapSafeAppend | sqlite3vfs.IocapSequential
+}
 
 // Close releases the connection's reference to the replica.
 func (f *file) Close() error {
 	f.mu.Lock()
 	db := f.db
+	if db != nil {
+		f.endWrite()
+	}
 	f.db = nil
 	if db != nil && f.pinned != nil {
 		db.EndRead()
 		f.pinned = nil
 	}
 	f.mu.Unlock()
+	if f.handle != 0 {
+		f.handle.Delete()
+		f.handle = 0
+	}
 	if db != nil {
 		f.vfs.registry.Release(f.key, db)
 	}
@@ -254,4 +285,42 @@ func (f *file) travel(t replica.Target) error {
 	f.target, f.past = t, past
 	f.mu.Unlock()
 	return nil
+}
+
+// readWriting serves the writing connection's reads: its own uncommitted
+// pages first, then the view its transaction began on (or the one its
+// commit made). Its own pages are served as written: SQLite knows what it
+// put in page 1's header.
+func (f *file) readWriting(txn *engine.Txn, p []byte, off int64) (int, error) {
+	ps := int64(txn.PageSize())
+	if ps == 0 {
+		return 0, io.EOF // a new database: nothing written yet
+	}
+	size := txn.Size()
+	n := 0
+	page := make([]byte, ps)
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= size {
+			clear(p[n:])
+			return n, io.EOF
+		}
+		pgno := uint32(pos/ps) + 1
+		within := pos % ps
+		ok, err := txn.ReadPage(pgno, page)
+		if err != nil {
+			f.setError(err)
+			return n, sqlite3vfs.IOErrorRead
+		}
+		c := min(len(p)-n, int(ps-within))
+		if ok {
+			copy(p[n:n+c], page[within:])
+		} else if _, err := f.readView(f.current(), p[n:n+c], pos); err == io.EOF {
+			clear(p[n : n+c]) // grown by this transaction, not written yet
+		} else if err != nil {
+			return n, err
+		}
+		n += c
+	}
+	return n, nil
 }

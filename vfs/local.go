@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"os"
+	"strings"
 
 	"github.com/psanford/sqlite3vfs"
 )
@@ -10,15 +11,34 @@ import (
 type localFile struct {
 	f             *os.File
 	deleteOnClose bool
+	// journal is set for the rollback journal of a replica: a private
+	// scratch file whose name is only SQLite's label for it.
+	journal *journal
+}
+
+// journal ties a rollback journal to the connection whose transaction it
+// serves. A replica's journal only ever serves that transaction's
+// ROLLBACK: a replica has no hot journal to recover (whatever was not
+// committed never reached storage), so the journal is not synced, is
+// deleted when closed, and two processes writing replicas under the same
+// label never share one.
+type journal struct {
+	vfs  *VFS
+	main string // the main database file's name
 }
 
 // openLocal opens a side file on local disk. SQLite passes an empty name
 // for anonymous temp files, which then live in the OS temp directory.
-func openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3vfs.OpenFlag, error) {
+func (v *VFS) openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3vfs.OpenFlag, error) {
 	var (
 		f   *os.File
 		err error
+		j   *journal
 	)
+	if flags&sqlite3vfs.OpenMainJournal != 0 && strings.HasSuffix(name, "-journal") {
+		j = &journal{vfs: v, main: strings.TrimSuffix(name, "-journal")}
+		name = ""
+	}
 	if name == "" {
 		f, err = os.CreateTemp("", "strata-temp-*")
 		flags |= sqlite3vfs.OpenDeleteOnClose
@@ -38,7 +58,7 @@ func openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3
 	if err != nil {
 		return nil, 0, sqlite3vfs.CantOpenError
 	}
-	return &localFile{f: f, deleteOnClose: flags&sqlite3vfs.OpenDeleteOnClose != 0}, flags, nil
+	return &localFile{f: f, deleteOnClose: flags&sqlite3vfs.OpenDeleteOnClose != 0, journal: j}, flags, nil
 }
 
 func (l *localFile) Close() error {
@@ -49,10 +69,28 @@ func (l *localFile) Close() error {
 	return err
 }
 
-func (l *localFile) ReadAt(p []byte, off int64) (int, error)  { return l.f.ReadAt(p, off) }
+// ReadAt reads the file. SQLite reads a replica's journal only to roll
+// its transaction back, which the transaction is told.
+func (l *localFile) ReadAt(p []byte, off int64) (int, error) {
+	if l.journal != nil {
+		if w := l.journal.vfs.writer(l.journal.main); w != nil {
+			w.journalRead()
+		}
+	}
+	return l.f.ReadAt(p, off)
+}
+
 func (l *localFile) WriteAt(p []byte, off int64) (int, error) { return l.f.WriteAt(p, off) }
 func (l *localFile) Truncate(size int64) error                { return l.f.Truncate(size) }
-func (l *localFile) Sync(flag sqlite3vfs.SyncType) error      { return l.f.Sync() }
+
+// Sync syncs the file, except a replica's journal, which no crash
+// recovery ever reads.
+func (l *localFile) Sync(flag sqlite3vfs.SyncType) error {
+	if l.journal != nil {
+		return nil
+	}
+	return l.f.Sync()
+}
 
 func (l *localFile) FileSize() (int64, error) {
 	st, err := l.f.Stat()

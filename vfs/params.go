@@ -1,7 +1,11 @@
 package vfs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/strata-db/strata/replica"
@@ -16,10 +20,14 @@ type params struct {
 	pollInterval time.Duration
 	cacheSize    int64
 	target       replica.Target
+	write        bool          // the connection may write
+	sync         time.Duration // 0: a commit is stored before it returns
+	buffer       string        // the write buffer's directory
+	readOnly     bool          // mode=ro: SQLite was told the file is read-only
 }
 
 func parseParams(raw map[string]string, cfg Config) (params, error) {
-	p := params{replica: raw["replica"]}
+	p := params{replica: raw["replica"], write: cfg.Write, sync: cfg.Sync, readOnly: raw["mode"] == "ro"}
 	if p.replica == "" {
 		p.replica = cfg.DefaultReplica
 	}
@@ -45,6 +53,23 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 			return p, fmt.Errorf("URI parameter cache_size: %w", err)
 		}
 	}
+	if v, ok := raw["write"]; ok {
+		if p.write, err = strconv.ParseBool(v); err != nil {
+			return p, fmt.Errorf("URI parameter write=%q: want 1 or 0", v)
+		}
+	}
+	if v, ok := raw["sync"]; ok {
+		if p.sync, err = ParseSync(v); err != nil {
+			return p, fmt.Errorf("URI parameter %w", err)
+		}
+	}
+	p.buffer = filepath.Join(cfg.BufferDir, "buffers", bufferName(p.key))
+	if v, ok := raw["buffer"]; ok {
+		if v == "" {
+			return p, fmt.Errorf("URI parameter buffer is empty: want a directory for the write buffer")
+		}
+		p.buffer = v
+	}
 	if v, ok := raw["txid"]; ok {
 		if p.target.TXID, err = replica.ParseTXID(v); err != nil {
 			return p, fmt.Errorf("URI parameter txid: %w", err)
@@ -63,4 +88,12 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 		}
 	}
 	return p, nil
+}
+
+// bufferName is the directory name of a replica's default write buffer:
+// a digest of its canonical URL, so that every spelling of the URL finds
+// the same buffer.
+func bufferName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:12])
 }

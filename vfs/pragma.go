@@ -49,6 +49,18 @@ func (f *file) pragma(name string, value *string) (string, error) {
 			return "", fmt.Errorf("strata_lag is read-only")
 		}
 		return f.Lag(), nil
+	case "journal_mode":
+		if value != nil {
+			switch strings.ToLower(strings.Trim(*value, `'"`)) {
+			case "wal":
+				return "", fmt.Errorf("journal_mode=WAL is not supported on a strata replica: it keeps a rollback journal (new commits reach other readers through its LTX files)")
+			case "off":
+				if f.writable {
+					return "", fmt.Errorf("journal_mode=OFF is refused on a writable strata replica: ROLLBACK would be undefined; use DELETE, TRUNCATE, PERSIST or MEMORY")
+				}
+			}
+		}
+		return "", errNotOurs
 	case "strata_last_error":
 		if value != nil {
 			return "", fmt.Errorf("strata_last_error is read-only")

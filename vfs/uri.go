@@ -5,12 +5,14 @@ import (
 	"strings"
 )
 
-// URI returns a SQLite URI filename that opens replicaURL read-only
-// through the strata VFS, with extra URI parameters given as name, value
-// pairs (e.g. "time", "5 minutes ago"). Values are percent-encoded the way
-// SQLite decodes them: it reads %XX but, unlike HTML forms, not '+'.
+// URI returns a SQLite URI filename that opens replicaURL through the
+// strata VFS, with extra URI parameters given as name, value pairs (e.g.
+// "time", "5 minutes ago", or "write", "1"). Values are percent-encoded
+// the way SQLite decodes them: it reads %XX but, unlike HTML forms, not '+'.
+// The replica is read-only unless the parameters (or Config.Write) say
+// write=1.
 func URI(replicaURL string, params ...string) string {
-	q := []string{"vfs=" + Name, "mode=ro", "replica=" + uriEscape(replicaURL)}
+	q := []string{"vfs=" + Name, "replica=" + uriEscape(replicaURL)}
 	for i := 0; i+1 < len(params); i += 2 {
 		q = append(q, params[i]+"="+uriEscape(params[i+1]))
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/cgo"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,8 @@ const Name = "strata"
 // VFS implements sqlite3vfs.VFS. It keeps one engine.Database per replica,
 // shared by every connection that opens it (the registry).
 //
-// mu guards the last errors; it is a leaf lock, never held across I/O.
+// mu guards the last errors and writing; it is a leaf lock, never held
+// across I/O.
 type VFS struct {
 	cfg      Config
 	registry engine.Registry
@@ -39,6 +41,10 @@ type VFS struct {
 	mu          sync.Mutex
 	lastOpenErr error
 	lastErr     error
+	// writing maps the name of a main database file to the connection
+	// writing it, so that the journal SQLite opens by that name is known
+	// to belong to its transaction (see local.go).
+	writing map[string]*file
 }
 
 // registered is the process's VFS: SQLite keeps VFSes by name for the life
@@ -58,7 +64,7 @@ func Register(cfg Config) (*VFS, error) {
 		if registerErr = sqlite3vfs.RegisterVFS(Name, guardedVFS{v}); registerErr != nil {
 			return
 		}
-		if registerErr = wrapPragmaErrors(Name, v.cfg.Default); registerErr == nil {
+		if registerErr = wrapVFS(Name, v.cfg.Default); registerErr == nil {
 			registered = v
 		}
 	})
@@ -68,7 +74,7 @@ func Register(cfg Config) (*VFS, error) {
 // OpenURI implements sqlite3vfs.URIOpener.
 func (v *VFS) OpenURI(name string, params map[string]string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File, sqlite3vfs.OpenFlag, error) {
 	if flags&sqlite3vfs.OpenMainDB == 0 {
-		return openLocal(name, flags)
+		return v.openLocal(name, flags)
 	}
 	f, err := v.openMain(name, params)
 	if err != nil {
@@ -76,7 +82,14 @@ func (v *VFS) OpenURI(name string, params map[string]string, flags sqlite3vfs.Op
 		v.setOpenError(err)
 		return nil, 0, sqlite3vfs.CantOpenError
 	}
-	return f, sqlite3vfs.OpenReadOnly | sqlite3vfs.OpenMainDB, nil
+	f.handle = cgo.NewHandle(f)
+	setOpening(f.handle)
+	if params["mode"] == "ro" {
+		return f, sqlite3vfs.OpenReadOnly | sqlite3vfs.OpenMainDB, nil
+	}
+	// Read-write even without write=1, so that a write reaches the VFS
+	// and fails with a message saying how to enable writes.
+	return f, sqlite3vfs.OpenReadWrite | sqlite3vfs.OpenMainDB, nil
 }
 
 // Open implements sqlite3vfs.VFS for callers without URI parameters.
@@ -97,6 +110,7 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 		Logger:       v.cfg.Logger,
 		Wait:         p.wait,
 		Target:       p.target,
+		Create:       p.write,
 	}
 	if p.pollInterval > 0 { // URI parameters of the first connection win
 		opts.PollInterval = p.pollInterval
@@ -114,14 +128,20 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &file{db: db, key: p.key, vfs: v, name: name}
+	f := &file{db: db, key: p.key, vfs: v, name: name, writable: p.write}
 	f.reader = db.NewReader(f.interrupted)
+	if p.write {
+		if _, err := db.EnableWrites(engine.WriteOptions{Dir: p.buffer, Sync: p.sync}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	if !p.target.IsLatest() {
 		if err := f.travel(p.target); err != nil {
 			f.Close()
 			return nil, err
 		}
-	} else if db.Latest().TXID() == 0 {
+	} else if db.Latest().TXID() == 0 && db.PollError() != nil {
 		// Opened for a past state by another connection, and the latest
 		// state could not be built.
 		err := db.PollError()
@@ -210,6 +230,28 @@ func (v *VFS) Database(url string) (*engine.Database, bool) {
 		return nil, false
 	}
 	return v.registry.Get(key)
+}
+
+// setWriting records (or with nil, forgets) the connection writing the
+// main database file name.
+func (v *VFS) setWriting(name string, f *file) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if f == nil {
+		delete(v.writing, name)
+		return
+	}
+	if v.writing == nil {
+		v.writing = make(map[string]*file)
+	}
+	v.writing[name] = f
+}
+
+// writer is the connection writing the main database file name, if any.
+func (v *VFS) writer(name string) *file {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.writing[name]
 }
 
 // setOpenError remembers why the last open failed: SQLite reports only

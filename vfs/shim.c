@@ -1,15 +1,10 @@
-package vfs
+// The C side of the strata VFS; see shim.go.
 
-/*
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#ifdef SQLITE3VFS_LOADABLE_EXT
-#include <sqlite3ext.h>
-SQLITE_EXTENSION_INIT3
-#else
-#include <sqlite3.h>
-#endif
+#include "shim.h"
+#include "_cgo_export.h"
 
 // This shim wraps the VFS that sqlite3vfs registers, for what its Go
 // interface cannot carry:
@@ -19,7 +14,12 @@ SQLITE_EXTENSION_INIT3
 //     error". The shim's xFileControl hands SQLite the message that the Go
 //     side left in a thread-local slot (the Go callback runs on the
 //     calling C thread, so the slot is that call's own).
-//  2. A read blocked on storage must stop when the connection is
+//  2. A commit happens when SQLite syncs the database file:
+//     SQLITE_FCNTL_SYNC comes just before xSync, and also in its place
+//     when PRAGMA synchronous=OFF skips xSync. The shim hands it to the Go
+//     file (strataFileSync), whose result code (SQLITE_BUSY_SNAPSHOT for
+//     a write conflict) SQLite then sees as the commit's.
+//  3. A read blocked on storage must stop when the connection is
 //     interrupted (sqlite3_interrupt: a cancelled QueryContext, Ctrl-C).
 //     SQLite tells a file its connection once, with SQLITE_FCNTL_PDB; the
 //     shim remembers it per file, and its xRead names the file being read
@@ -34,29 +34,50 @@ static sqlite3_io_methods strata_io;
 static pthread_mutex_t strata_io_mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread char *strata_pragma_err;
 
-// The connection of each open main database file (from SQLITE_FCNTL_PDB),
-// guarded by strata_io_mu: a short list, one entry per open connection.
+// What the shim knows of each open main database file, guarded by
+// strata_io_mu: a short list, one entry per open connection. handle is
+// the Go file (a cgo.Handle), db its connection (from SQLITE_FCNTL_PDB).
 typedef struct strata_pdb {
 	sqlite3_file *file;
+	uintptr_t handle;
 	sqlite3 *db;
 	struct strata_pdb *next;
 } strata_pdb;
 static strata_pdb *strata_pdbs;
 static __thread sqlite3_file *strata_reading; // the file this thread's xRead serves
+static __thread uintptr_t strata_opening;     // the Go file the running xOpen made
 
-static void strata_remember_db(sqlite3_file *f, sqlite3 *db) {
+// strata_entry finds (or with create, adds) the entry of f. Call it with
+// strata_io_mu held.
+static strata_pdb *strata_entry(sqlite3_file *f, int create) {
 	strata_pdb *p;
-	pthread_mutex_lock(&strata_io_mu);
 	for (p = strata_pdbs; p != NULL && p->file != f; p = p->next) {
 	}
-	if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL) {
+	if (p == NULL && create && (p = calloc(1, sizeof(*p))) != NULL) {
 		p->file = f;
 		p->next = strata_pdbs;
 		strata_pdbs = p;
 	}
-	if (p != NULL) p->db = db;
+	return p;
+}
+
+static void strata_remember_db(sqlite3_file *f, sqlite3 *db) {
+	strata_pdb *p;
+	pthread_mutex_lock(&strata_io_mu);
+	if ((p = strata_entry(f, 1)) != NULL) p->db = db;
 	pthread_mutex_unlock(&strata_io_mu);
 }
+
+static uintptr_t strata_handle(sqlite3_file *f) {
+	strata_pdb *p;
+	uintptr_t h = 0;
+	pthread_mutex_lock(&strata_io_mu);
+	if ((p = strata_entry(f, 0)) != NULL) h = p->handle;
+	pthread_mutex_unlock(&strata_io_mu);
+	return h;
+}
+
+void strata_set_opening(uintptr_t handle) { strata_opening = handle; }
 
 static void strata_forget_db(sqlite3_file *f) {
 	strata_pdb **pp, *p;
@@ -72,7 +93,7 @@ static void strata_forget_db(sqlite3_file *f) {
 }
 
 // strata_reading_db is the connection whose read runs on this thread, or NULL.
-static void *strata_reading_db(void) {
+void *strata_reading_db(void) {
 	strata_pdb *p;
 	void *db = NULL;
 	if (strata_reading == NULL) return NULL;
@@ -92,13 +113,13 @@ static void *strata_reading_db(void) {
 // a host that loads the extension may be older, and its routine table
 // has no such entry, so the extension does not watch for interrupts.
 #ifdef SQLITE3VFS_LOADABLE_EXT
-static int strata_is_interrupted(void *db) {
+int strata_is_interrupted(void *db) {
 	(void)db;
 	return 0;
 }
 #else
 int sqlite3_is_interrupted(sqlite3 *);
-static int strata_is_interrupted(void *db) { return db != NULL && sqlite3_is_interrupted((sqlite3 *)db); }
+int strata_is_interrupted(void *db) { return db != NULL && sqlite3_is_interrupted((sqlite3 *)db); }
 #endif
 
 static int strata_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
@@ -121,6 +142,10 @@ static int strata_file_control(sqlite3_file *f, int op, void *arg) {
 		strata_remember_db(f, *(sqlite3 **)arg);
 		return SQLITE_NOTFOUND; // a hint: nothing else to do
 	}
+	if (op == SQLITE_FCNTL_SYNC) {
+		uintptr_t h = strata_handle(f);
+		return h == 0 ? SQLITE_NOTFOUND : strataFileSync(h);
+	}
 	if (op != SQLITE_FCNTL_PRAGMA) return strata_inner_io->xFileControl(f, op, arg);
 	free(strata_pragma_err);
 	strata_pragma_err = NULL;
@@ -134,8 +159,19 @@ static int strata_file_control(sqlite3_file *f, int op, void *arg) {
 }
 
 static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out) {
-	int rc = strata_inner_open(vfs, name, f, flags, out);
+	int rc;
+	uintptr_t h;
+	strata_opening = 0;
+	rc = strata_inner_open(vfs, name, f, flags, out);
+	h = strata_opening;
+	strata_opening = 0;
 	if (rc != SQLITE_OK || f->pMethods == NULL) return rc;
+	if (h != 0) {
+		pthread_mutex_lock(&strata_io_mu);
+		strata_pdb *p = strata_entry(f, 1);
+		if (p != NULL) p->handle = h;
+		pthread_mutex_unlock(&strata_io_mu);
+	}
 	pthread_mutex_lock(&strata_io_mu);
 	if (strata_inner_io == NULL) {
 		strata_inner_io = f->pMethods;
@@ -153,7 +189,7 @@ static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 // xOpen installs strata_file_control. The copy keeps the name, which is how
 // sqlite3vfs finds its Go VFS from the C one. make_default makes it the
 // process's default VFS.
-static int strata_wrap_vfs(const char *name, int make_default) {
+int strata_wrap_vfs(const char *name, int make_default) {
 	sqlite3_vfs *inner = sqlite3_vfs_find(name);
 	if (inner == NULL) return SQLITE_ERROR;
 	strata_vfs = *inner;
@@ -163,43 +199,7 @@ static int strata_wrap_vfs(const char *name, int make_default) {
 	return sqlite3_vfs_register(&strata_vfs, make_default);
 }
 
-static void strata_set_pragma_error(const char *msg) {
+void strata_set_pragma_error(const char *msg) {
 	free(strata_pragma_err);
 	strata_pragma_err = strdup(msg);
 }
-*/
-import "C"
-
-import (
-	"fmt"
-	"unsafe"
-)
-
-// wrapPragmaErrors installs the shim above on the registered VFS, and
-// makes it the default VFS when asked.
-func wrapPragmaErrors(name string, makeDefault bool) error {
-	cname := C.CString(name) // kept for the life of the process, like the VFS
-	dflt := C.int(0)
-	if makeDefault {
-		dflt = 1
-	}
-	if rc := C.strata_wrap_vfs(cname, dflt); rc != 0 {
-		return fmt.Errorf("wrap VFS %s: SQLite error %d", name, int(rc))
-	}
-	return nil
-}
-
-// setPragmaError leaves msg for strata_file_control to return to SQLite.
-func setPragmaError(msg string) {
-	cmsg := C.CString(msg)
-	defer C.free(unsafe.Pointer(cmsg))
-	C.strata_set_pragma_error(cmsg)
-}
-
-// readingDB is the SQLite connection (sqlite3*) whose read runs on this
-// thread, or nil: call it from a read callback.
-func readingDB() unsafe.Pointer { return C.strata_reading_db() }
-
-// interrupted reports whether the connection db was interrupted. It is
-// safe from any thread (sqlite3_is_interrupted reads a flag).
-func interrupted(db unsafe.Pointer) bool { return C.strata_is_interrupted(db) != 0 }

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-db/strata/internal/safe"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// Txn is one write transaction: the pages a connection wrote since it took
+// the write lock, over the view it began on (base). Its methods are called
+// by the connection that owns it, one at a time.
+type Txn struct {
+	w        *Writer
+	base     *View
+	size     uint32 // database size in pages as the transaction left it
+	pageSize uint32
+
+	// doomed is why a commit failed: SQLite rolls the transaction back,
+	// and whatever it syncs from then on is that rollback, not a commit.
+	doomed error
+	// committed is the view the transaction's commit published.
+	committed *View
+	// journalRead says SQLite read its rollback journal during the
+	// transaction: a rollback that wrote the original pages back. A sync
+	// then may carry pages equal to the base, which are not committed.
+	journalRead atomic.Bool
+}
+
+// Base is the view the transaction began on.
+func (t *Txn) Base() *View { return t.base }
+
+// PageSize is the page size of the transaction's pages (0 before the
+// first write to an empty replica).
+func (t *Txn) PageSize() uint32 { return t.pageSize }
+
+// Size is the database size in bytes as the transaction left it.
+func (t *Txn) Size() int64 { return int64(t.size) * int64(t.pageSize) }
+
+// MarkJournalRead records that SQLite read the transaction's journal.
+func (t *Txn) MarkJournalRead() { t.journalRead.Store(true) }
+
+// WritePage stores a whole page.
+func (t *Txn) WritePage(pgno uint32, data []byte) error {
+	ps := uint32(len(data))
+	switch {
+	case t.pageSize == 0:
+		if !ltx.IsValidPageSize(ps) {
+			return fmt.Errorf("write of %d bytes: not a page size", ps)
+		}
+		t.pageSize = ps
+	case ps != t.pageSize:
+		return fmt.Errorf("a write of %d-byte pages to a database of %d-byte pages: changing the page size of a replica is not supported (restore it, change it locally, import it into a new replica)", ps, t.pageSize)
+	}
+	if pgno == 0 || pgno == ltx.LockPgno(t.pageSize) {
+		return fmt.Errorf("write of page %d refused: the lock page is never stored", pgno)
+	}
+	if err := t.w.ov.put(pgno, data); err != nil {
+		return err
+	}
+	t.size = max(t.size, pgno)
+	return nil
+}
+
+// ReadPage reads page pgno into buf if the transaction wrote it.
+func (t *Txn) ReadPage(pgno uint32, buf []byte) (bool, error) {
+	if pgno > t.size {
+		return false, nil
+	}
+	return t.w.ov.get(pgno, buf)
+}
+
+// Truncate sets the database size in pages.
+func (t *Txn) Truncate(pages uint32) {
+	t.size = pages
+	t.w.ov.drop(pages)
+}
+
+// End releases the write lock; uncommitted pages are dropped.
+func (t *Txn) End() { t.w.end(t) }
+
+// Commit stores the transaction as the next level-0 LTX file and publishes
+// the state it makes as the latest view, which it returns. A commit with
+// nothing to store returns the base view. After a failed commit the
+// transaction is doomed: SQLite rolls it back, and later calls return the
+// base view without storing anything.
+func (t *Txn) Commit(ctx context.Context) (*View, error) {
+	switch {
+	case t.committed != nil:
+		return t.committed, nil
+	case t.doomed != nil:
+		return t.base, nil
+	}
+	v, err := t.commit(ctx)
+	if err != nil {
+		t.doomed = err
+		return nil, err
+	}
+	t.committed = v
+	return v, nil
+}
+
+func (t *Txn) commit(ctx context.Context) (*View, error) {
+	w, db, base := t.w, t.w.db, t.base
+	pgnos := t.w.ov.pgnos()
+	size := t.commitSize()
+	if t.journalRead.Load() {
+		var err error
+		if pgnos, err = t.changed(ctx, pgnos); err != nil {
+			return nil, err
+		}
+	}
+	if len(pgnos) == 0 && size == base.commit {
+		return base, nil // nothing to store (a rollback's sync)
+	}
+	if err := w.catchUp(ctx, base); err != nil {
+		return nil, err
+	}
+	txid := base.txid + 1
+	f := storage.FileInfo{Level: 0, MinTXID: txid, MaxTXID: txid}
+	ts := time.Now()
+	if ts.Before(base.time) {
+		ts = base.time // commit times never go back, whatever the clock does
+	}
+	hdr := replica.FileHeader{PageSize: t.pageSize, Commit: size, MinTXID: txid, MaxTXID: txid, Timestamp: ts, NodeID: w.node}
+	x, err := t.upload(ctx, f, hdr, pgnos)
+	if err != nil {
+		return nil, err
+	}
+	src := fileSource(x)
+	db.indexes.Add(f.Key(), src)
+	next, err := base.apply([]*source{src})
+	if err != nil {
+		return nil, err
+	}
+	if !db.publish(base, next, []*source{src}) {
+		// The poller found the file first and published a view of it.
+		if latest := db.Latest(); latest.txid >= txid {
+			next = latest
+		} else {
+			return nil, fmt.Errorf("%s: TXID %s was stored but the latest view moved to TXID %s meanwhile", db.rep, txid, latest.txid)
+		}
+	}
+	t.warm(x)
+	w.confirm()
+	db.log.Debug("committed", "txid", txid, "pages", len(x.Frames), "size", size, "bytes", x.File.Size)
+	return next, nil
+}
+
+// commitSize is the database size the commit leaves: SQLite's own count
+// in the header of page 1 (which a commit always rewrites, and which is
+// valid when the version-valid-for number equals the change counter),
+// else the size the writes and truncations left.
+func (t *Txn) commitSize() uint32 {
+	hdr := make([]byte, t.pageSize)
+	if ok, err := t.w.ov.get(1, hdr); ok && err == nil && len(hdr) >= 100 {
+		counter, valid := binary.BigEndian.Uint32(hdr[24:]), binary.BigEndian.Uint32(hdr[92:])
+		if n := binary.BigEndian.Uint32(hdr[28:]); counter == valid && n > 0 {
+			return n
+		}
+	}
+	return t.size
+}
+
+// changed drops the pages that equal the base view's: after a rollback
+// wrote the original pages back, none is left.
+func (t *Txn) changed(ctx context.Context, pgnos []uint32) ([]uint32, error) {
+	db, base := t.w.db, t.base
+	buf := make([]byte, t.pageSize)
+	out := pgnos[:0:0]
+	for _, pgno := range pgnos {
+		if pgno > base.commit {
+			out = append(out, pgno)
+			continue
+		}
+		old, err := db.page(ctx, base, pgno, 1, nil)
+		if err != nil {
+			return nil, fmt.Errorf("compare page %d with TXID %s: %w", pgno, base.txid, err)
+		}
+		if _, err := t.w.ov.get(pgno, buf); err != nil {
+			return nil, err
+		}
+		if old == nil {
+			old = make([]byte, t.pageSize)
+		}
+		if !bytes.Equal(old, buf) {
+			out = append(out, pgno)
+		}
+	}
+	return out, nil
+}
+
+// upload encodes the transaction's pages as f and creates f in storage
+// only if it does not exist. Transient failures are retried with the file
+// encoded anew; a retry that finds the file already there checks whether
+// an earlier attempt stored it (same writer session and commit time)
+// before calling it a conflict.
+func (t *Txn) upload(ctx context.Context, f storage.FileInfo, hdr replica.FileHeader, pgnos []uint32) (*replica.FileIndex, error) {
+	db := t.w.db
+	ew := db.rep.Store.(storage.ExclusiveWriter) // checked by EnableWrites
+	var x *replica.FileIndex
+	attempts := 0
+	err := db.rep.Retry.Do(ctx, func() error {
+		attempts++
+		pr, pw := io.Pipe()
+		type result struct {
+			enc *replica.Encoder
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			var enc *replica.Encoder
+			err := safe.Call("encode", func() (err error) {
+				enc, err = t.encode(pw, hdr, pgnos)
+				return err
+			})
+			pw.CloseWithError(err)
+			done <- result{enc, err}
+		}()
+		err := ew.WriteNew(ctx, f, hdr.Timestamp, pr)
+		pr.CloseWithError(err) // unblocks the encoder if the upload failed
+		res := <-done
+		switch {
+		case err == nil && res.err == nil:
+			x = res.enc.Index(f)
+			return nil
+		case errors.Is(err, storage.ErrExists):
+			if attempts > 1 && t.isOurs(ctx, f, hdr) {
+				x, err = db.rep.Index(ctx, f)
+				return err
+			}
+			return &ConflictError{URL: db.rep.String(), Base: t.base.txid, Err: err}
+		case err == nil:
+			return res.err
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrConflict) && t.isOurs(ctx, f, hdr) {
+		// The answer was lost but the file is there: it is stored.
+		var ierr error
+		if x, ierr = db.rep.Index(ctx, f); ierr == nil {
+			return x, nil
+		}
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return nil, fmt.Errorf("store TXID %s in %s: %w", f.MaxTXID, db.rep, err)
+	}
+	return x, err
+}
+
+// encode writes the transaction's pages as an LTX file; a snapshot (the
+// first TXID) holds every page, zeros for those never written.
+func (t *Txn) encode(w io.Writer, hdr replica.FileHeader, pgnos []uint32) (*replica.Encoder, error) {
+	enc, err := replica.NewEncoder(w, hdr, true)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, hdr.PageSize)
+	put := func(pgno uint32) error {
+		ok, err := t.w.ov.get(pgno, buf)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			clear(buf)
+		}
+		return enc.WritePage(pgno, buf)
+	}
+	if hdr.MinTXID == 1 {
+		lock := ltx.LockPgno(hdr.PageSize)
+		for pgno := uint32(1); pgno <= hdr.Commit; pgno++ {
+			if pgno == lock {
+				continue
+			}
+			if err := put(pgno); err != nil {
+				enc.Abort()
+				return nil, err
+			}
+		}
+	} else {
+		for _, pgno := range pgnos {
+			if pgno > hdr.Commit {
+				break
+			}
+			if err := put(pgno); err != nil {
+				enc.Abort()
+				return nil, err
+			}
+		}
+	}
+	return enc, enc.Close()
+}
+
+// isOurs reports whether f in storage is the file this session wrote
+// with header hdr.
+func (t *Txn) isOurs(ctx context.Context, f storage.FileInfo, hdr replica.FileHeader) bool {
+	db := t.w.db
+	b, err := db.rep.ReadAt(ctx, f, 0, ltx.HeaderSize)
+	if err != nil {
+		return false
+	}
+	var got ltx.Header
+	want := hdr.Header()
+	return got.UnmarshalBinary(b) == nil && got.NodeID == want.NodeID && got.Timestamp == want.Timestamp &&
+		got.Commit == want.Commit && got.PageSize == want.PageSize
+}
+
+// warm caches the committed pages under their stored file, so that the
+// writer's next reads cost no request. Large commits warm only what fits
+// in half the cache.
+func (t *Txn) warm(x *replica.FileIndex) {
+	db := t.w.db
+	budget := db.opts.CacheSize / 2
+	for _, fr := range x.Frames {
+		if budget -= int64(t.pageSize); budget < 0 {
+			return
+		}
+		page := make([]byte, t.pageSize)
+		if ok, err := t.w.ov.get(fr.Pgno, page); err != nil || !ok {
+			continue
+		}
+		db.cache.add(pageKey{x.File.Key(), fr.Pgno}, page)
+	}
+}
