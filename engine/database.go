@@ -94,6 +94,7 @@ type Database struct {
 	lastPoll    atomic.Int64  // unix nanoseconds of the last successful poll
 	readers     atomic.Int64  // transactions reading a pinned view
 	pastCounter atomic.Uint32 // change counters of past views (high range)
+	counter     atomic.Uint32 // the last change counter given to a latest view
 	indexes     *lru.Cache[storage.FileKey, *source]
 	past        *lru.Cache[ltx.TXID, *View]
 
@@ -130,6 +131,7 @@ func Open(ctx context.Context, url string, opts Options) (*Database, error) {
 		db.cancel()
 		return nil, err
 	}
+	v.counter = db.nextCounter()
 	db.current = v
 	db.cache.resize(v.pageSize) // only the latest view sizes the cache
 	db.lastPoll.Store(time.Now().UnixNano())
@@ -294,6 +296,11 @@ func (db *Database) At(ctx context.Context, t replica.Target) (*View, error) {
 	return v, nil
 }
 
+// nextCounter is the change counter of a new latest state: counting up
+// by one, so that a writer's commit gets the counter SQLite itself wrote
+// (it read the previous state's and added one), and never reused.
+func (db *Database) nextCounter() uint32 { return db.counter.Add(1) }
+
 // rememberPast gives a past view its own change counter and keeps it for
 // reuse.
 func (db *Database) rememberPast(v *View) {
@@ -359,7 +366,7 @@ func (db *Database) replan(ctx context.Context, v *View) (*View, error) {
 		return nil, err
 	}
 	if db.Latest() == v {
-		fresh.counter = v.counter + 1
+		fresh.counter = v.counter // the same state, from other files
 		db.publish(v, fresh, nil)
 	} else {
 		db.rememberPast(fresh)

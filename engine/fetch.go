@@ -22,6 +22,9 @@ func (db *Database) page(ctx context.Context, v *View, pgno uint32, window int, 
 	if loc.src == nil {
 		return nil, nil
 	}
+	if loc.src.buf != nil {
+		return loc.src.buf.readPage(loc.frame) // a pending local commit
+	}
 	k := pageKey{loc.src.key(), pgno}
 	if p, ok := db.cache.get(k); ok {
 		return p, nil

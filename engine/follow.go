@@ -57,6 +57,12 @@ func (db *Database) Poll(ctx context.Context) error {
 // Only a poll that brought the view up to date counts for strata_lag.
 func (db *Database) poll(ctx context.Context) error {
 	cur := db.Latest()
+	if cur.pend != nil {
+		// This process's writer has commits not stored yet: it owns the
+		// latest state until it stores them (and finds any conflict).
+		db.lastPoll.Store(time.Now().UnixNano())
+		return nil
+	}
 	l0, err := db.rep.List(ctx, 0, cur.txid+1)
 	if err != nil {
 		return err
@@ -90,6 +96,7 @@ func (db *Database) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	next.counter = db.nextCounter()
 	if !db.publish(cur, next, srcs) {
 		return nil // the view was re-planned meanwhile; the next tick retries
 	}
@@ -114,7 +121,7 @@ func (db *Database) refresh(ctx context.Context, cur *View) error {
 	if next.txid <= cur.txid {
 		return fmt.Errorf("cannot advance past TXID %s: the newest reachable state is TXID %s", cur.txid, next.txid)
 	}
-	next.counter = cur.counter + 1
+	next.counter = db.nextCounter()
 	if db.publish(cur, next, nil) {
 		db.l1Next = max(db.l1Next, nextL1(all, next.txid))
 		db.lastPoll.Store(time.Now().UnixNano())

@@ -24,6 +24,7 @@ import (
 // source is one place page versions live, as a view refers to it.
 type source struct {
 	file *replica.FileIndex // a stored LTX file: its header and page index
+	buf  *bufferFile        // or the local write buffer
 	// version orders page versions: a page moves to a source only if its
 	// version is at least the current one's. For a stored file it is the
 	// file's MaxTXID.

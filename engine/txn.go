@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
 
-	"github.com/strata-db/strata/internal/safe"
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
@@ -110,7 +108,7 @@ func (t *Txn) Commit(ctx context.Context) (*View, error) {
 }
 
 func (t *Txn) commit(ctx context.Context) (*View, error) {
-	w, db, base := t.w, t.w.db, t.base
+	w, base := t.w, t.base
 	pgnos := t.w.ov.pgnos()
 	size := t.commitSize()
 	if t.journalRead.Load() {
@@ -122,6 +120,22 @@ func (t *Txn) commit(ctx context.Context) (*View, error) {
 	if len(pgnos) == 0 && size == base.commit {
 		return base, nil // nothing to store (a rollback's sync)
 	}
+	for len(pgnos) > 0 && pgnos[len(pgnos)-1] > size {
+		pgnos = pgnos[:len(pgnos)-1] // dropped by the commit's own shrink
+	}
+	if err := w.Broken(); err != nil {
+		return nil, err
+	}
+	if w.opts.Sync > 0 {
+		return w.commitLocal(t, pgnos, size)
+	}
+	return t.store(ctx, pgnos, size)
+}
+
+// store uploads the transaction as the next level-0 file and publishes
+// the state it makes (sync=commit).
+func (t *Txn) store(ctx context.Context, pgnos []uint32, size uint32) (*View, error) {
+	w, db, base := t.w, t.w.db, t.base
 	if err := w.catchUp(ctx, base); err != nil {
 		return nil, err
 	}
@@ -132,26 +146,17 @@ func (t *Txn) commit(ctx context.Context) (*View, error) {
 		ts = base.time // commit times never go back, whatever the clock does
 	}
 	hdr := replica.FileHeader{PageSize: t.pageSize, Commit: size, MinTXID: txid, MaxTXID: txid, Timestamp: ts, NodeID: w.node}
-	x, err := t.upload(ctx, f, hdr, pgnos)
+	x, err := w.upload(ctx, base.txid, f, hdr, func(out io.Writer) (*replica.Encoder, error) {
+		return encodePages(out, hdr, pgnos, t.w.ov.get)
+	})
 	if err != nil {
 		return nil, err
 	}
-	src := fileSource(x)
-	db.indexes.Add(f.Key(), src)
-	next, err := base.apply([]*source{src})
+	next, err := w.publishStored(base, x)
 	if err != nil {
 		return nil, err
-	}
-	if !db.publish(base, next, []*source{src}) {
-		// The poller found the file first and published a view of it.
-		if latest := db.Latest(); latest.txid >= txid {
-			next = latest
-		} else {
-			return nil, fmt.Errorf("%s: TXID %s was stored but the latest view moved to TXID %s meanwhile", db.rep, txid, latest.txid)
-		}
 	}
 	t.warm(x)
-	w.confirm()
 	db.log.Debug("committed", "txid", txid, "pages", len(x.Frames), "size", size, "bytes", x.File.Size)
 	return next, nil
 }
@@ -199,74 +204,16 @@ func (t *Txn) changed(ctx context.Context, pgnos []uint32) ([]uint32, error) {
 	return out, nil
 }
 
-// upload encodes the transaction's pages as f and creates f in storage
-// only if it does not exist. Transient failures are retried with the file
-// encoded anew; a retry that finds the file already there checks whether
-// an earlier attempt stored it (same writer session and commit time)
-// before calling it a conflict.
-func (t *Txn) upload(ctx context.Context, f storage.FileInfo, hdr replica.FileHeader, pgnos []uint32) (*replica.FileIndex, error) {
-	db := t.w.db
-	ew := db.rep.Store.(storage.ExclusiveWriter) // checked by EnableWrites
-	var x *replica.FileIndex
-	attempts := 0
-	err := db.rep.Retry.Do(ctx, func() error {
-		attempts++
-		pr, pw := io.Pipe()
-		type result struct {
-			enc *replica.Encoder
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			var enc *replica.Encoder
-			err := safe.Call("encode", func() (err error) {
-				enc, err = t.encode(pw, hdr, pgnos)
-				return err
-			})
-			pw.CloseWithError(err)
-			done <- result{enc, err}
-		}()
-		err := ew.WriteNew(ctx, f, hdr.Timestamp, pr)
-		pr.CloseWithError(err) // unblocks the encoder if the upload failed
-		res := <-done
-		switch {
-		case err == nil && res.err == nil:
-			x = res.enc.Index(f)
-			return nil
-		case errors.Is(err, storage.ErrExists):
-			if attempts > 1 && t.isOurs(ctx, f, hdr) {
-				x, err = db.rep.Index(ctx, f)
-				return err
-			}
-			return &ConflictError{URL: db.rep.String(), Base: t.base.txid, Err: err}
-		case err == nil:
-			return res.err
-		}
-		return err
-	})
-	if err != nil && !errors.Is(err, ErrConflict) && t.isOurs(ctx, f, hdr) {
-		// The answer was lost but the file is there: it is stored.
-		var ierr error
-		if x, ierr = db.rep.Index(ctx, f); ierr == nil {
-			return x, nil
-		}
-	}
-	if err != nil && !errors.Is(err, ErrConflict) {
-		return nil, fmt.Errorf("store TXID %s in %s: %w", f.MaxTXID, db.rep, err)
-	}
-	return x, err
-}
-
-// encode writes the transaction's pages as an LTX file; a snapshot (the
-// first TXID) holds every page, zeros for those never written.
-func (t *Txn) encode(w io.Writer, hdr replica.FileHeader, pgnos []uint32) (*replica.Encoder, error) {
+// encodePages writes an LTX file of pages read by get; a snapshot (the
+// first TXID) holds every page, zeros for those get does not have.
+func encodePages(w io.Writer, hdr replica.FileHeader, pgnos []uint32, get func(pgno uint32, buf []byte) (bool, error)) (*replica.Encoder, error) {
 	enc, err := replica.NewEncoder(w, hdr, true)
 	if err != nil {
 		return nil, err
 	}
 	buf := make([]byte, hdr.PageSize)
 	put := func(pgno uint32) error {
-		ok, err := t.w.ov.get(pgno, buf)
+		ok, err := get(pgno, buf)
 		if err != nil {
 			return err
 		}
@@ -298,20 +245,6 @@ func (t *Txn) encode(w io.Writer, hdr replica.FileHeader, pgnos []uint32) (*repl
 		}
 	}
 	return enc, enc.Close()
-}
-
-// isOurs reports whether f in storage is the file this session wrote
-// with header hdr.
-func (t *Txn) isOurs(ctx context.Context, f storage.FileInfo, hdr replica.FileHeader) bool {
-	db := t.w.db
-	b, err := db.rep.ReadAt(ctx, f, 0, ltx.HeaderSize)
-	if err != nil {
-		return false
-	}
-	var got ltx.Header
-	want := hdr.Header()
-	return got.UnmarshalBinary(b) == nil && got.NodeID == want.NodeID && got.Timestamp == want.Timestamp &&
-		got.Commit == want.Commit && got.PageSize == want.PageSize
 }
 
 // warm caches the committed pages under their stored file, so that the

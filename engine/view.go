@@ -35,10 +35,22 @@ type View struct {
 
 	// counter is the file change counter SQLite reads in page 1: a new
 	// number whenever the state moved, so SQLite drops its page cache.
+	// Two views with the same counter hold the same database (one may
+	// have been re-pointed at other sources of the same pages); a counter
+	// is never given to two different states (Database.nextCounter).
 	counter uint32
-	// pending counts local commits not yet stored, included in this view
-	// above txid (group commit).
-	pending int
+	// pend holds local commits not yet stored, above the stored state of
+	// txid that chunks describe (group commit); nil when none.
+	pend *pendingPages
+}
+
+// pendingPages are the pages of local commits not yet stored, in the
+// write buffer: the newest version of each page they wrote.
+type pendingPages struct {
+	base    *View // the stored state the commits build on
+	pages   map[uint32]pageLoc
+	floor   uint32 // pages above it and not in pages read as zeros (a shrink among the commits)
+	commits int
 }
 
 // TXID is the last stored transaction the view includes.
@@ -61,12 +73,28 @@ func (v *View) ChangeCounter() uint32 { return v.counter }
 
 // Pending is the number of local commits in the view that are not stored
 // yet (group commit).
-func (v *View) Pending() int { return v.pending }
+func (v *View) Pending() int {
+	if v.pend == nil {
+		return 0
+	}
+	return v.pend.commits
+}
+
+// sameState reports whether a and b hold the same database.
+func sameState(a, b *View) bool { return a == b || a.counter == b.counter }
 
 // lookup returns where pgno lives in this view.
 func (v *View) lookup(pgno uint32) pageLoc {
 	if pgno == 0 || pgno > v.commit {
 		return pageLoc{}
+	}
+	if p := v.pend; p != nil {
+		if l, ok := p.pages[pgno]; ok {
+			return l
+		}
+		if pgno > p.floor {
+			return pageLoc{}
+		}
 	}
 	c := (pgno - 1) / chunkPages
 	if int(c) >= len(v.chunks) || v.chunks[c] == nil {
@@ -112,7 +140,6 @@ func (v *View) apply(files []*source) (*View, error) {
 			next.time = time.UnixMilli(h.Timestamp).UTC()
 		}
 	}
-	next.counter = v.counter + 1
 	return next, nil
 }
 

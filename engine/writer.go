@@ -75,21 +75,37 @@ type WriteOptions struct {
 
 // Writer is a replica's write path in this process.
 //
-// mu guards owner, txn, broken and confirmed; it is never held across
-// I/O (a commit's upload runs while its connection owns the write lock,
-// which other connections find taken and answer with ErrBusy). Lock
-// order: Writer.mu before Database.mu.
+// Locks, in the order they are taken:
+//   - flushMu serializes uploads of the write buffer (the flusher, a
+//     forced sync, the final flush at close);
+//   - bufMu guards buf: appends of local commits, marks, a fresh log;
+//     held across the buffer's file I/O (an fsync), never across network
+//     I/O;
+//   - mu guards owner, txn, broken, confirmed, and the publishing of
+//     views built from buf (so a local commit and a flush never publish
+//     over each other); never held across I/O;
+//   - then Database.mu.
+//
+// A commit's upload (sync=commit) runs while its connection owns the
+// write lock, which other connections find taken (ErrBusy).
 type Writer struct {
 	db   *Database
 	opts WriteOptions
 	node uint64 // NodeID in the headers this session writes
+	ov   *overlay
+
+	flushMu sync.Mutex
+	bufMu   sync.Mutex
+	buf     *wbuffer // nil: another process holds this replica's buffer (sync=commit only)
 
 	mu        sync.Mutex
 	owner     any // the connection holding the write lock, nil if none
 	txn       *Txn
-	ov        *overlay
 	broken    error     // set: the replica is read-only for this process
 	confirmed time.Time // when the replica was last known to end at our latest view
+
+	stop        context.CancelFunc // stops the flusher
+	flusherDone chan struct{}
 }
 
 // freshFor is how long a writer trusts that the replica ends at its
@@ -113,11 +129,36 @@ func (db *Database) EnableWrites(opts WriteOptions) (*Writer, error) {
 	if _, ok := db.rep.Store.(storage.ExclusiveWriter); !ok {
 		return nil, fmt.Errorf("%s: %w: its storage cannot create a file only if it does not exist, which writers need to never overwrite each other", db.rep, ErrReadOnly)
 	}
-	ov, err := newOverlay(opts.Dir)
-	if err != nil {
+	w := &Writer{db: db, opts: opts, node: rand.Uint64() | 1, confirmed: time.Now()}
+	buf, err := openBuffer(opts.Dir, db.rep.String())
+	switch {
+	case errors.Is(err, ErrBufferInUse) && opts.Sync == 0:
+		// Another process writes this replica from this machine with the
+		// same buffer; commits stored at once need no buffer of their own.
+		db.log.Info("the write buffer is another process's; commits of this one are stored before they return", "buffer", opts.Dir)
+	case errors.Is(err, ErrBufferInUse):
+		return nil, fmt.Errorf("%w: group commit (sync=%s) needs a buffer of its own: pass buffer=DIR", err, opts.Sync)
+	case err != nil:
 		return nil, err
 	}
-	w := &Writer{db: db, opts: opts, node: rand.Uint64() | 1, ov: ov, confirmed: time.Now()}
+	w.buf = buf
+	if w.ov, err = newOverlay(opts.Dir); err != nil {
+		w.closeBuffer()
+		return nil, err
+	}
+	if buf != nil {
+		if err := w.recoverBuffer(db.ctx); err != nil {
+			// Acknowledged commits that cannot be stored: the replica is
+			// read-only for this process, and the buffer stays.
+			w.broken = err
+			db.log.Error("write buffer cannot be stored; the replica is read-only here", "err", err)
+		}
+	}
+	if opts.Sync > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		w.stop, w.flusherDone = cancel, make(chan struct{})
+		go w.flushLoop(ctx)
+	}
 	db.writer = w
 	return w, nil
 }
@@ -142,7 +183,7 @@ func (w *Writer) Begin(owner any, base *View) (*Txn, error) {
 	case w.owner == owner:
 		return w.txn, nil
 	}
-	if base != w.db.Latest() {
+	if !sameState(base, w.db.Latest()) {
 		return nil, ErrStale
 	}
 	w.owner = owner
@@ -185,7 +226,7 @@ func (w *Writer) lastConfirmed() time.Time {
 // a commit builds on base: when the last confirmation is too old, it polls
 // now. It returns a conflict if the replica moved past base.
 func (w *Writer) catchUp(ctx context.Context, base *View) error {
-	if latest := w.db.Latest(); latest != base {
+	if latest := w.db.Latest(); !sameState(latest, base) {
 		return &ConflictError{URL: w.db.rep.String(), Base: base.txid, Remote: latest.txid}
 	}
 	if time.Since(w.lastConfirmed()) <= freshFor {
@@ -207,5 +248,38 @@ func (w *Writer) catchUp(ctx context.Context, base *View) error {
 	return nil
 }
 
-// Close releases the writer's local files.
-func (w *Writer) close() error { return w.ov.close() }
+// Broken is why the replica is read-only for this process, or nil.
+func (w *Writer) Broken() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.broken
+}
+
+// close stores what the buffer holds (group commit), stops the flusher
+// and releases the writer's local files.
+func (w *Writer) close() error {
+	var err error
+	if w.stop != nil {
+		w.stop()
+		<-w.flusherDone
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		_, err = w.Sync(ctx)
+		cancel()
+	}
+	w.closeBuffer()
+	if w.ov != nil {
+		w.ov.close()
+	}
+	return err
+}
+
+func (w *Writer) closeBuffer() {
+	w.bufMu.Lock()
+	defer w.bufMu.Unlock()
+	if w.buf != nil {
+		w.buf.close()
+	}
+}
+
+// commitTimeout bounds a commit or flush, retries included.
+const commitTimeout = 2 * time.Minute

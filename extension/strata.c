@@ -39,6 +39,7 @@ static const strata_fn strata_fns[] = {
 	{"strata_set_time", "strata_time", 1, 0},
 	{"strata_txid", "strata_txid", 0, 0},
 	{"strata_lag", "strata_lag", 0, 1},
+	{"strata_sync", "strata_sync", 0, 0},
 };
 
 // strata_call runs the function's pragma on one attached database (main

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -61,6 +62,21 @@ func (f *file) pragma(name string, value *string) (string, error) {
 			}
 		}
 		return "", errNotOurs
+	case "strata_sync":
+		if value != nil {
+			return "", fmt.Errorf("strata_sync takes no value: PRAGMA strata_sync stores pending commits now and returns the TXID stored")
+		}
+		w := f.db.Writer()
+		if w == nil {
+			return f.db.Latest().TXID().String(), nil
+		}
+		ctx, cancel := context.WithTimeout(f.db.Context(), commitTimeout)
+		defer cancel()
+		txid, err := w.Sync(ctx)
+		if err != nil {
+			return "", err
+		}
+		return txid.String(), nil
 	case "strata_last_error":
 		if value != nil {
 			return "", fmt.Errorf("strata_last_error is read-only")

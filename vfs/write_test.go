@@ -342,3 +342,77 @@ func steal(t testing.TB, store *filestore.Store, from, to ltx.TXID) {
 		t.Fatal(err)
 	}
 }
+
+// In group commit a COMMIT returns once it is in the local write buffer:
+// the connections of the process see it at once, storage sees nothing
+// until the interval (here: PRAGMA strata_sync) stores every pending
+// commit as one level-0 file.
+func TestGroupCommitStoresPendingCommitsTogether(t *testing.T) {
+	url, store := emptyReplica(t)
+	db := openWriter(t, url, "sync", "1h")
+	c := conn(t, db)
+	exec(t, c, `create table t(id integer primary key, v integer)`)
+	if got := scalar[string](t, c, `pragma strata_sync`); got != "0000000000000001" {
+		t.Fatalf("strata_sync = %s, want TXID 1", got)
+	}
+	for i := 1; i <= 50; i++ {
+		exec(t, c, `insert into t(v) values (?)`, i)
+	}
+	exec(t, c, `update t set v = v * 2 where v % 2 = 0`)
+	if files := levelFiles(t, store, 0); len(files) != 1 {
+		t.Fatalf("before the sync level 0 holds %d files, want only TXID 1", len(files))
+	}
+	want := int64(1275 + 650) // the even values doubled
+	other := conn(t, db)
+	if got := scalar[int64](t, other, `select sum(v) from t`); got != want {
+		t.Errorf("another connection reads sum %d before the sync, want %d", got, want)
+	}
+	if got := scalar[string](t, other, `pragma strata_sync`); got != "0000000000000002" {
+		t.Fatalf("strata_sync = %s, want TXID 2 (51 commits in one file)", got)
+	}
+	if files := levelFiles(t, store, 0); len(files) != 2 || files[1].MaxTXID != 2 {
+		t.Fatalf("after the sync level 0 holds %v", files)
+	}
+	if n, sum := restoreSum(t, store); n != 50 || sum != want {
+		t.Errorf("restored %d rows, sum %d; want 50, %d", n, sum, want)
+	}
+	// The view now reads the stored file; writing goes on.
+	exec(t, c, `insert into t(v) values (1000)`)
+	if got := scalar[int64](t, other, `select sum(v) from t`); got != want+1000 {
+		t.Errorf("sum %d, want %d", got, want+1000)
+	}
+	checkIntegrity(t, other)
+}
+
+// A conflict found when the pending commits are stored cannot fail the
+// COMMITs, which already returned: the replica turns read-only for the
+// process, every further write says why, and the buffer is kept.
+func TestGroupCommitConflictTurnsReadOnly(t *testing.T) {
+	url, store := emptyReplica(t)
+	buffer := t.TempDir()
+	db := open(t, url, "write", "1", "buffer", buffer, "sync", "1h", "_busy_timeout", "0")
+	c := conn(t, db)
+	exec(t, c, `create table t(id integer primary key, v integer)`)
+	scalar[string](t, c, `pragma strata_sync`) // TXID 1
+	exec(t, c, `insert into t(v) values (1)`)  // pending, would be TXID 2
+	steal(t, store, 1, 2)                      // another writer stores TXID 2
+	if _, err := tryScalar[string](c, `pragma strata_sync`); err == nil || !strings.Contains(err.Error(), "conflict") {
+		t.Fatalf("strata_sync over another writer's TXID: %v, want a conflict", err)
+	}
+	_, err := c.ExecContext(context.Background(), `insert into t(v) values (2)`)
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrReadonly {
+		t.Fatalf("write after the conflict: %v, want SQLITE_READONLY", err)
+	}
+	msg := scalar[string](t, c, `pragma strata_last_error`)
+	if !strings.Contains(msg, buffer) || !strings.Contains(msg, "1 commits") {
+		t.Errorf("strata_last_error = %q, want it to name the buffer %s and the commit kept there", msg, buffer)
+	}
+	if _, err := os.Stat(filepath.Join(buffer, "pending.log")); err != nil {
+		t.Errorf("the buffer is gone: %v", err)
+	}
+	// Readers see the replica's own state again: the other writer's TXID 2.
+	if got := scalar[int64](t, c, `select count(*) from t`); got != 0 {
+		t.Errorf("after the conflict the process reads %d rows, want the replica's 0", got)
+	}
+}
