@@ -522,17 +522,17 @@ func TestCLIErrors(t *testing.T) {
 		if err := os.WriteFile(out, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		strataFails(t, 1, []string{out, "-f"}, env, dir, "restore", "-o", out, dirReplica)
+		strataFails(t, 1, []string{out, "-force"}, env, dir, "restore", "-o", out, dirReplica)
 		if b, err := os.ReadFile(out); err != nil || string(b) != content {
 			t.Errorf("the existing file changed: %q, %v", b, err)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Errorf("the refused restore left files behind: %v", entries)
 		}
-		// With -f it is replaced.
-		strataOK(t, env, dir, "restore", "-f", "-o", out, dirReplica)
+		// With -force it is replaced.
+		strataOK(t, env, dir, "restore", "-force", "-o", out, dirReplica)
 		if got := cliOrders(t, out); got != truthOf(states[len(states)-1]) {
-			t.Errorf("restore -f: got %+v", got)
+			t.Errorf("restore -force: got %+v", got)
 		}
 	})
 }

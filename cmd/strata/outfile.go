@@ -61,8 +61,7 @@ func (o output) check(force bool) error {
 		return nil
 	}
 	if !force {
-		return fmt.Errorf("%s already exist(s) (use -force to overwrite %s and remove its -wal, -shm and -journal files)",
-			strings.Join(found, ", "), o.path)
+		return fmt.Errorf("%s (-force overwrites %s and removes its -wal, -shm and -journal files)", existMsg(found), o.path)
 	}
 	if holder, err := sqliteLockHolder(o.path); err != nil {
 		return err
@@ -217,4 +216,12 @@ func flock(f *os.File, how int) error {
 			return err
 		}
 	}
+}
+
+// existMsg says that the files exist, in a sentence.
+func existMsg(found []string) string {
+	if len(found) == 1 {
+		return found[0] + " exists"
+	}
+	return strings.Join(found, ", ") + " exist"
 }

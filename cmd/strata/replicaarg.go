@@ -16,6 +16,12 @@ import (
 // not exist (restore -if-replica-exists treats it as "nothing to restore").
 var errNoReplica = errors.New("replica does not exist")
 
+// noReplicaError is an errNoReplica with the whole story in its message.
+type noReplicaError struct{ msg string }
+
+func (e *noReplicaError) Error() string        { return e.msg }
+func (e *noReplicaError) Is(target error) bool { return target == errNoReplica }
+
 // replicaHint is what a replica URL looks like, for messages.
 const replicaHint = "a replica URL is expected: a directory, file:///path/to/dir or s3://bucket/prefix"
 
@@ -59,9 +65,9 @@ func checkReplicaArg(arg string, mustExist bool) error {
 			return nil
 		}
 		if schemeTypo.MatchString(arg) && !strings.HasPrefix(arg, "./") {
-			return fmt.Errorf("%w: replica %q: no such directory; if it is a URL, write the scheme with two slashes (e.g. s3://bucket/prefix)", errNoReplica, arg)
+			return &noReplicaError{fmt.Sprintf("replica %q: no such directory; if it is a URL, write the scheme with two slashes (e.g. s3://bucket/prefix)", arg)}
 		}
-		return fmt.Errorf("%w: replica directory %s does not exist (%s)", errNoReplica, path, replicaHint)
+		return &noReplicaError{fmt.Sprintf("replica directory %s does not exist (%s)", path, replicaHint)}
 	default:
 		return fmt.Errorf("replica %s: %w", arg, err)
 	}

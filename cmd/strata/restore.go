@@ -90,7 +90,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stderr, "replica %s has no files yet: nothing restored (-if-replica-exists)\n", r)
 			return nil
 		}
-		return fmt.Errorf("%w (it exists but nothing has been replicated to it yet; -if-replica-exists makes this exit 0)", err)
+		return fmt.Errorf("replica %s exists but has no LTX files yet (-if-replica-exists makes restore exit 0 when there is nothing to restore): %w", r, replica.ErrEmpty)
 	}
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func printPlan(ctx context.Context, w io.Writer, r *replica.Replica, plan replic
 		case rf.force:
 			fmt.Fprintf(w, "output:   %s (replaces %s)\n", rf.out, strings.Join(found, ", "))
 		default:
-			fmt.Fprintf(w, "output:   %s (refused without -force: %s exist(s))\n", rf.out, strings.Join(found, ", "))
+			fmt.Fprintf(w, "output:   %s (refused without -force: %s)\n", rf.out, existMsg(found))
 		}
 	}
 	fmt.Fprintf(w, "download: %d files, %d bytes\n\n", len(plan.Files), planBytes(plan))
