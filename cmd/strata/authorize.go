@@ -72,11 +72,11 @@ func sqliteURIParams(name string) (params [][2]string, ok bool) {
 	if !strings.HasPrefix(name, "file:") {
 		return nil, false
 	}
+	name, _, _ = strings.Cut(name, "#")
 	_, query, found := strings.Cut(name, "?")
 	if !found {
 		return nil, true
 	}
-	query, _, _ = strings.Cut(query, "#")
 	for part := range strings.SplitSeq(query, "&") {
 		k, v, _ := strings.Cut(part, "=")
 		dk, ok1 := uriUnescape(k)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -76,6 +77,14 @@ func (p *printer) begin(cols []string) error {
 func (p *printer) row(vals []value) error {
 	first := p.nrows == 0
 	p.nrows++
+	if p.mode != modeJSON {
+		// sqlite3 prints values as C strings: up to a NUL byte.
+		for i := range vals {
+			if n := bytes.IndexByte(vals[i].text, 0); n >= 0 {
+				vals[i].text = vals[i].text[:n]
+			}
+		}
+	}
 	switch p.mode {
 	case modeList:
 		for i, v := range vals {
@@ -111,7 +120,7 @@ func (p *printer) row(vals []value) error {
 		if !first {
 			p.w.WriteByte('\n')
 		}
-		width := 0
+		width := 5 // sqlite3's minimum
 		for _, c := range p.cols {
 			width = max(width, displayWidth(c))
 		}
