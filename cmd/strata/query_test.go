@@ -42,7 +42,8 @@ insert into ev values
   (3, 1764000000, 2, ' padded ', 100.0, x''),
   (4, null, null, '日本語', -2.5e-7, x'00'),
   (5, '2026-11-24T10:00:00Z', 1, '', 3e20, null);
-create view v as select id, note from ev;`)
+create view v as select id, note from ev;
+create index ev_at on ev(at);`)
 	rep = filepath.Join(dir, "replica")
 	strata(t, "import", local, rep).want(t, 0)
 	return rep, local

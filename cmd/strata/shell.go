@@ -307,7 +307,11 @@ func printColumns(w io.Writer, names []string) {
 // schema prints the CREATE statements of main, each ending with ';'.
 func (sh *shell) schema(ctx context.Context, args []string) error {
 	var c collect
-	q := "select sql || ';' from sqlite_schema where sql is not null and name not like 'sqlite_%'" + likeClause(args) + " order by rowid"
+	where := ""
+	if len(args) == 1 { // a table's indexes and triggers come with it
+		where = " and (name like " + sqlQuote(args[0]) + " or tbl_name like " + sqlQuote(args[0]) + ")"
+	}
+	q := "select sql || ';' from sqlite_schema where sql is not null and name not like 'sqlite_%'" + where + " order by rowid"
 	if err := sh.conn.exec(ctx, q, &c); err != nil {
 		return err
 	}
