@@ -66,7 +66,9 @@ func strataBin(t testing.TB) string {
 		bin := filepath.Join(dir, "strata")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/strata")
+		// -buildvcs=auto: record the commit where there is one (the
+		// environment may say -buildvcs=false), as make build does.
+		cmd := exec.CommandContext(ctx, "go", "build", "-buildvcs=auto", "-o", bin, "./cmd/strata")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			cliBuild.err = fmt.Errorf("go build ./cmd/strata: %v\n%s", err, out)

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case interruptedBy(ctx) != nil:
 		// Whatever the command said, it stopped because of the signal.
 		sig := interruptedBy(ctx)
-		fmt.Fprintf(stderr, "strata %s: interrupted (%s)\n", args[0], sig)
+		fmt.Fprintf(stderr, "strata %s: interrupted (%s)\n", args[0], sig.String())
 		return 128 + sig.number()
 	default:
 		fmt.Fprintf(stderr, "strata %s: %v\n", args[0], err)
