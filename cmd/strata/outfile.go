@@ -112,18 +112,9 @@ func (o output) lockDir() (unlock func(), err error) {
 	return func() { d.Close() }, nil // closing releases the flock
 }
 
-// sweepStale removes the temporary files of earlier restores to OUT that
-// no process holds any more (left by a kill -9 or a crash), and returns
-// their names.
-func (o output) sweepStale() ([]string, error) {
-	unlock, err := o.lockDir()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return o.sweepLocked()
-}
-
+// sweepLocked removes the temporary files of earlier restores to OUT
+// that no process holds any more (left by a kill -9 or a crash), and
+// returns their names. The caller holds the directory's flock.
 func (o output) sweepLocked() ([]string, error) {
 	dir := filepath.Dir(o.path)
 	entries, err := os.ReadDir(dir)
