@@ -25,7 +25,7 @@ var errWritesRefused = errors.New("refused: strata query and shell are read-only
 // can create and write local files from SQL alone (ATTACH
 // 'file:x?vfs=unix', and VACUUM INTO, which attaches its target). The
 // authorizer allows only attachments that cannot write: another strata
-// replica (vfs=strata, read-only) and an in-memory database.
+// replica (vfs=strata without write=1) and an in-memory database.
 //
 //export strataAuthorize
 func strataAuthorize(_ unsafe.Pointer, action C.int, arg1, arg2, dbName, trigger *C.char) C.int {
@@ -54,6 +54,9 @@ func attachAllowed(name string) bool {
 	}
 	vfsSeen := false
 	for _, kv := range params {
+		if kv[0] == "write" && !falsey(kv[1]) { // the VFS's write path
+			return false
+		}
 		if kv[0] == "vfs" {
 			if kv[1] != "strata" {
 				return false
@@ -62,6 +65,16 @@ func attachAllowed(name string) bool {
 		}
 	}
 	return vfsSeen
+}
+
+// falsey reports whether a URI parameter value means false to SQLite
+// (sqlite3_uri_boolean).
+func falsey(v string) bool {
+	switch strings.ToLower(v) {
+	case "0", "false", "no", "off":
+		return true
+	}
+	return false
 }
 
 // sqliteURIParams decodes the parameters of a SQLite URI filename the way SQLite
