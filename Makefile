@@ -33,7 +33,7 @@ export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 all: build
 
 build: build-ext
-	$(GO) build -o bin/strata ./cmd/strata
+	$(GO) build -buildvcs=auto -o bin/strata ./cmd/strata
 
 # The SQLite loadable extension (see "The SQLite extension" in README.md).
 # c-shared also writes a C header nobody needs.

@@ -66,7 +66,9 @@ func strataBin(t testing.TB) string {
 		bin := filepath.Join(dir, "strata")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/strata")
+		// -buildvcs=auto: record the commit where there is one (the
+		// environment may say -buildvcs=false), as make build does.
+		cmd := exec.CommandContext(ctx, "go", "build", "-buildvcs=auto", "-o", bin, "./cmd/strata")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			cliBuild.err = fmt.Errorf("go build ./cmd/strata: %v\n%s", err, out)
@@ -522,17 +524,17 @@ func TestCLIErrors(t *testing.T) {
 		if err := os.WriteFile(out, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		strataFails(t, 1, []string{out, "-f"}, env, dir, "restore", "-o", out, dirReplica)
+		strataFails(t, 1, []string{out, "-force"}, env, dir, "restore", "-o", out, dirReplica)
 		if b, err := os.ReadFile(out); err != nil || string(b) != content {
 			t.Errorf("the existing file changed: %q, %v", b, err)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Errorf("the refused restore left files behind: %v", entries)
 		}
-		// With -f it is replaced.
-		strataOK(t, env, dir, "restore", "-f", "-o", out, dirReplica)
+		// With -force it is replaced.
+		strataOK(t, env, dir, "restore", "-force", "-o", out, dirReplica)
 		if got := cliOrders(t, out); got != truthOf(states[len(states)-1]) {
-			t.Errorf("restore -f: got %+v", got)
+			t.Errorf("restore -force: got %+v", got)
 		}
 	})
 }

@@ -17,6 +17,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	src := pos[0]
+	if st, err := os.Stat(src); err == nil && st.IsDir() {
+		return fmt.Errorf("%w: %s is a directory; import takes the SQLite database file first, then the replica URL", errUsage, src)
+	}
+	if err := checkReplicaArg(pos[1], false); err != nil {
+		return err
+	}
 	r, err := openReplica(ctx, pos[1])
 	if err != nil {
 		return err

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // command is one subcommand: its one-line summary and its entry point.
@@ -29,20 +27,28 @@ func commands() map[string]command {
 		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
 		"shell":   {"interactive SQL prompt on a replica", runShell},
 		"bench":   {"benchmark against S3 behind a latency-injecting proxy", runBench},
+		"version": {"print the version of strata and the commit it was built from", runVersion},
 	}
 }
 
 // errUsage marks errors caused by how the command was called (exit 2).
 var errUsage = errors.New("usage")
 
+// stdin is the command's standard input (the shell reads it); tests
+// replace it.
+var stdin io.Reader = os.Stdin
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := handleSignals()
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr, cmds)
 		if len(args) == 0 {
@@ -65,6 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "strata %s: %v\n", args[0], err)
 		return 2
+	case interruptedBy(ctx) != nil:
+		// Whatever the command said, it stopped because of the signal.
+		sig := interruptedBy(ctx)
+		fmt.Fprintf(stderr, "strata %s: interrupted (%s)\n", args[0], sig.String())
+		return 128 + sig.number()
 	default:
 		fmt.Fprintf(stderr, "strata %s: %v\n", args[0], err)
 		return 1
@@ -83,7 +94,7 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-9s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprintln(w, "\nReplica URLs: /path/to/dir, file:///path/to/dir, s3://bucket/prefix?endpoint=URL&region=R&force-path-style=true")
-	fmt.Fprintln(w, "Run 'strata <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "Run 'strata <command> -h' for a command's flags, 'strata version' for the version.")
 }
 
 // newFlags returns a FlagSet whose -h output shows the command's synopsis.

@@ -54,7 +54,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"--help"}, 0, []string{"Usage: strata"}},
 		{[]string{"help"}, 0, []string{"Usage: strata"}},
 		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`, "Usage: strata"}},
-		{[]string{"restore", "-h"}, 0, []string{"Usage: strata restore", "-txid", "-timestamp", "-o", "-f"}},
+		{[]string{"restore", "-h"}, 0, []string{"Usage: strata restore", "-txid", "-timestamp", "-o", "-force", "-f", "-follow-interval", "-if-db-not-exists", "-if-replica-exists", "-dry-run"}},
+		{[]string{"query", "-h"}, 0, []string{"Usage: strata query", "-json", "-csv", "-table", "-box", "-line", "-list", "-header", "-wait"}},
+		{[]string{"shell", "-h"}, 0, []string{"Usage: strata shell", "-json", "-csv", "-header", "-wait"}},
+		{[]string{"version", "extra"}, 2, []string{"expected 0 argument"}},
 		{[]string{"import", "-h"}, 0, []string{"Usage: strata import DB URL"}},
 		{[]string{"ls", "-h"}, 0, []string{"Usage: strata ls", "-json"}},
 		{[]string{"ls"}, 2, []string{"expected 1 argument"}},
@@ -150,11 +153,11 @@ func TestRestoreRefusesToOverwrite(t *testing.T) {
 	if err := os.WriteFile(out, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	strata(t, "restore", "-o", out, rep).want(t, 1, out, "-f")
+	strata(t, "restore", "-o", out, rep).want(t, 1, out, "-force")
 	if b, _ := os.ReadFile(out); string(b) != "precious" {
 		t.Fatalf("refused restore changed %s", out)
 	}
-	strata(t, "restore", "-f", "-o", out, rep).want(t, 0)
+	strata(t, "restore", "-force", "-o", out, rep).want(t, 0)
 	last := fixture.Truth(t)[len(fixture.Truth(t))-1]
 	if c, s := countSum(t, out); c != last.Count || s != last.SumCents {
 		t.Errorf("restored count, sum = %d, %d; want %d, %d", c, s, last.Count, last.SumCents)

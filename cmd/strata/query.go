@@ -2,23 +2,25 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"strconv"
+	"log/slog"
+	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/vfs"
 )
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "query [-txid N | -timestamp T] [-json] URL SQL", stderr)
+	fs := newFlags("query", "query [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL SQL", stderr)
 	var tf targetFlags
 	tf.register(fs, "query")
-	asJSON := fs.Bool("json", false, "print rows as a JSON array of objects")
+	var of outputFlags
+	of.register(fs)
+	wait := fs.Duration("wait", 0, "if the replica has no LTX files yet, wait up to this `duration` for the first one")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
@@ -27,173 +29,180 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], target)
+	mode, err := of.mode()
+	if err != nil {
+		return err
+	}
+	conn, err := openConn(ctx, pos[0], target, *wait)
 	if err != nil {
 		return err
 	}
 	defer conn.close()
-	return conn.query(ctx, pos[1], *asJSON, stdout)
+	p := newPrinter(stdout, mode, of.header)
+	err = conn.exec(ctx, pos[1], p)
+	if ferr := p.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// outputFlags choose how query and shell print results.
+type outputFlags struct {
+	set    []string // mode flags given, in order
+	header bool
+}
+
+type modeFlag struct {
+	of   *outputFlags
+	name string
+}
+
+func (m modeFlag) String() string   { return "" }
+func (m modeFlag) IsBoolFlag() bool { return true }
+func (m modeFlag) Set(v string) error {
+	if v == "true" {
+		m.of.set = append(m.of.set, m.name)
+	}
+	return nil
+}
+
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	help := map[string]string{
+		modeList:  "print rows as columns joined by '|' (the default)",
+		modeCSV:   "print rows as CSV",
+		modeJSON:  "print each result as a JSON array of objects (column order and duplicate names kept)",
+		modeLine:  "print one 'column = value' line per value",
+		modeTable: "print an ASCII table (holds each result in memory to size the columns)",
+		modeBox:   "print a table drawn with box characters (holds each result in memory)",
+	}
+	for _, m := range modes {
+		fs.Var(modeFlag{o, m}, m, help[m])
+	}
+	fs.BoolVar(&o.header, "header", false, "list and csv: print the column names first")
+}
+
+func (o *outputFlags) mode() (string, error) {
+	switch len(o.set) {
+	case 0:
+		return modeList, nil
+	case 1:
+		return o.set[0], nil
+	}
+	return "", fmt.Errorf("%w: choose one output mode, not -%s", errUsage, strings.Join(o.set, " and -"))
 }
 
 // replicaConn is one SQLite connection to a replica through the VFS.
 type replicaConn struct {
-	v    *vfs.VFS
-	db   *sql.DB
-	conn *sql.Conn
+	*sqlConn
+	v   *vfs.VFS
+	log *slog.Logger
 }
 
-// openConn registers the VFS (configured from STRATA_* variables) and opens
-// one connection at target, so that pragmas persist across statements.
-func openConn(ctx context.Context, replicaURL string, target replica.Target) (*replicaConn, error) {
+// openConn registers the VFS, configured from the STRATA_* variables (its
+// logger included), and opens one connection to the replica at target.
+func openConn(ctx context.Context, replicaURL string, target replica.Target, wait time.Duration) (*replicaConn, error) {
+	if err := checkReplicaArg(replicaURL, true); err != nil {
+		return nil, err
+	}
 	cfg, err := vfs.ConfigFromEnv()
 	if err != nil {
 		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	v, err := vfs.Register(cfg)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", vfs.URI(replicaURL, uriParams(target)...))
-	if err != nil {
-		return nil, err
+	params := uriParams(target)
+	if wait > 0 {
+		params = append(params, "wait", wait.String())
 	}
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err == nil {
-		err = conn.PingContext(ctx)
+	start := time.Now()
+	log.Debug("opening replica", "replica", redactURL(replicaURL), "target", target.String(), "wait", wait)
+
+	// SQLite's open cannot be cancelled; an interrupted command returns
+	// at once and the process exits.
+	type opened struct {
+		c   *sqlConn
+		err error
 	}
-	if err != nil {
-		db.Close()
-		return nil, explainOpen(v, err)
+	ch := make(chan opened, 1)
+	go func() {
+		c, err := openSQL(vfs.URI(replicaURL, params...))
+		ch <- opened{c, err}
+	}()
+	var o opened
+	select {
+	case o = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.c != nil {
+				o.c.close()
+			}
+		}()
+		return nil, fmt.Errorf("open %s: %w", redactURL(replicaURL), context.Cause(ctx))
 	}
-	return &replicaConn{v: v, db: db, conn: conn}, nil
+	if o.err == nil {
+		// SQLite opens lazily: reading the schema is what reaches the replica.
+		o.err = o.c.exec(ctx, "select 1 from sqlite_schema limit 1", discard{})
+		if o.err != nil {
+			o.c.close()
+		}
+	}
+	if o.err != nil {
+		return nil, explainOpen(v, replicaURL, wait, o.err)
+	}
+	c := &replicaConn{sqlConn: o.c, v: v, log: log}
+	log.Info("opened replica", "replica", redactURL(replicaURL), "target", target.String(), "took", time.Since(start).Round(time.Millisecond))
+	return c, nil
 }
+
+// discard is a resultSet that prints nothing.
+type discard struct{}
+
+func (discard) begin([]string) error { return nil }
+func (discard) row([]value) error    { return nil }
+func (discard) end() error           { return nil }
 
 // explainOpen replaces SQLite's "unable to open database file" with the
-// reason the VFS recorded.
-func explainOpen(v *vfs.VFS, err error) error {
-	var se sqlite3.Error
-	if asSQLiteError(err, &se) && se.Code == sqlite3.ErrCantOpen {
-		if reason := v.LastOpenError(); reason != nil {
-			return reason
-		}
-	}
-	return err
-}
-
-func asSQLiteError(err error, se *sqlite3.Error) bool {
-	e, ok := err.(sqlite3.Error)
-	if ok {
-		*se = e
-	}
-	return ok
-}
-
-func (c *replicaConn) close() {
-	c.conn.Close()
-	c.db.Close()
-}
-
-// query runs one SQL statement and prints its rows.
-func (c *replicaConn) query(ctx context.Context, q string, asJSON bool, w io.Writer) error {
-	rows, err := c.conn.QueryContext(ctx, q)
-	if err != nil {
-		return c.explain(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
+// reason the VFS recorded, and says what to do about an empty replica.
+func explainOpen(v *vfs.VFS, replicaURL string, wait time.Duration, err error) error {
+	var se *sqliteError
+	if !errors.As(err, &se) || (se.Code != sqliteCantOpen && se.Code != sqliteIOErr) {
 		return err
 	}
-	if asJSON {
-		err = printJSON(rows, cols, w)
-	} else {
-		err = printList(rows, cols, w)
+	reason := v.LastOpenError()
+	if reason == nil {
+		reason = v.LastError()
 	}
-	return c.explain(err)
+	switch {
+	case reason == nil:
+		return err
+	case errors.Is(reason, replica.ErrEmpty) && wait > 0:
+		return fmt.Errorf("replica %s is empty: no LTX file appeared within -wait %s: %w", redactURL(replicaURL), wait, replica.ErrEmpty)
+	case errors.Is(reason, replica.ErrEmpty):
+		return fmt.Errorf("replica %s exists but is empty (no LTX files yet); add -wait 1m to wait for its first transaction: %w", redactURL(replicaURL), replica.ErrEmpty)
+	}
+	return reason
 }
 
-// explain adds the VFS's reason to SQLite's bare "disk I/O error".
-func (c *replicaConn) explain(err error) error {
-	var se sqlite3.Error
-	if asSQLiteError(err, &se) && se.Code == sqlite3.ErrIoErr {
+// exec runs a script and adds the VFS's reason to SQLite's bare "disk I/O
+// error".
+func (c *replicaConn) exec(ctx context.Context, script string, out resultSet) error {
+	start := time.Now()
+	err := c.sqlConn.exec(ctx, script, out)
+	c.log.Debug("ran SQL", "took", time.Since(start).Round(time.Microsecond), "err", err)
+	var se *sqliteError
+	switch {
+	case errors.As(err, &se) && se.Code == sqliteIOErr:
 		if reason := c.v.LastError(); reason != nil {
-			return fmt.Errorf("%w: %v", err, reason)
+			return fmt.Errorf("%w: %w", err, reason)
 		}
+	case errors.As(err, &se) && se.Code == sqliteAuth:
+		return fmt.Errorf("%w: %w", err, errWritesRefused)
 	}
 	return err
-}
-
-// scanRow reads one row as raw values.
-func scanRow(rows *sql.Rows, n int) ([]any, error) {
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	return vals, rows.Scan(ptrs...)
-}
-
-// printList prints rows like the sqlite3 shell's list mode.
-func printList(rows *sql.Rows, cols []string, w io.Writer) error {
-	for rows.Next() {
-		vals, err := scanRow(rows, len(cols))
-		if err != nil {
-			return err
-		}
-		for i, v := range vals {
-			if i > 0 {
-				io.WriteString(w, "|")
-			}
-			io.WriteString(w, formatValue(v))
-		}
-		io.WriteString(w, "\n")
-	}
-	return rows.Err()
-}
-
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case []byte:
-		return string(x)
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		s := strconv.FormatFloat(x, 'g', 15, 64)
-		if x == float64(int64(x)) && len(s) < 16 {
-			s = strconv.FormatFloat(x, 'f', 1, 64)
-		}
-		return s
-	case time.Time:
-		return x.Format(time.RFC3339Nano)
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-// printJSON prints rows as a JSON array of objects, like sqlite3 -json.
-func printJSON(rows *sql.Rows, cols []string, w io.Writer) error {
-	out := []map[string]any{}
-	for rows.Next() {
-		vals, err := scanRow(rows, len(cols))
-		if err != nil {
-			return err
-		}
-		obj := make(map[string]any, len(cols))
-		for i, c := range cols {
-			if b, ok := vals[i].([]byte); ok {
-				vals[i] = string(b)
-			}
-			obj[c] = vals[i]
-		}
-		out = append(out, obj)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return json.NewEncoder(w).Encode(out)
 }
