@@ -114,11 +114,17 @@ const pastCounterBase = 1 << 31
 // Open plans the replica at url (the latest state, or only opts.Target),
 // indexes it and starts the poller.
 func Open(ctx context.Context, url string, opts Options) (*Database, error) {
-	opts = opts.withDefaults()
 	store, err := backends.Open(ctx, url)
 	if err != nil {
 		return nil, err
 	}
+	return OpenStore(ctx, store, opts)
+}
+
+// OpenStore is Open on a storage backend the caller made (a wrapper that
+// counts or injects faults, say).
+func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Database, error) {
+	opts = opts.withDefaults()
 	db := &Database{rep: replica.New(store), opts: opts, log: opts.Logger.With("replica", store.String())}
 	db.cache = newPageCache(opts.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *source](4096)

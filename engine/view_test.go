@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
@@ -236,5 +237,48 @@ func TestViewShrinkAndRegrowAcrossChunksInOneBatch(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// A view whose size is near SQLite's limit (2^32 - 2 pages, or one more
+// in a header no check has rejected) shrinks in time and keeps the pages
+// below the new size. The page-by-page loop of old wrapped its uint32 page
+// number around past the last chunk: it ran for billions of iterations,
+// started over at page 1 and dropped pages below the new size (and with
+// Commit 0xFFFFFFFF never ended).
+func TestViewShrinkNearMaxPages(t *testing.T) {
+	for _, commit := range []uint32{0xFFFFFFFE, 0xFFFFFFFF} {
+		big := ltxFile(0, 1, 1, commit, 1, 2, commit)
+		shrink := ltxFile(0, 2, 2, 2, 1)
+		type result struct {
+			v   *View
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			v, err := (&View{}).apply(sourcesOf([]*replica.FileIndex{big}))
+			if err == nil {
+				v, err = v.apply(sourcesOf([]*replica.FileIndex{shrink}))
+			}
+			done <- result{v, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Commit %#x: shrinking to 2 pages did not end within 5s", commit)
+		}
+		if r.err != nil {
+			t.Fatalf("Commit %#x: %v", commit, r.err)
+		}
+		if r.v.commit != 2 {
+			t.Errorf("Commit %#x: view has %d pages after the shrink, want 2", commit, r.v.commit)
+		}
+		expectPages(t, "after the shrink", r.v, map[uint32]*replica.FileIndex{1: shrink, 2: big})
+		for c, chunk := range r.v.chunks[1:] {
+			if chunk != nil {
+				t.Fatalf("Commit %#x: chunk %d, above the new size, is still there", commit, c+1)
+			}
+		}
 	}
 }

@@ -3,6 +3,8 @@ package vfs_test
 import (
 	"database/sql"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +218,134 @@ func TestVacuumShrinksAndRegrows(t *testing.T) {
 func fileSize(t testing.TB, w *ltxtest.Writer) int64 {
 	t.Helper()
 	return scalar[int64](t, w.DB(), `select page_count * page_size from pragma_page_count, pragma_page_size`)
+}
+
+// When the level-0 files after the reader's TXID were compacted to level 2
+// only and deleted, level 1 does not bridge the gap: the poller re-plans
+// from a full listing instead of staying behind for good.
+func TestPollerBridgesAGapCompactedToLevel2(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`) // 1
+	fill(t, w, 50)                                           // 2
+	db := open(t, url, "poll_interval", neverPoll)
+	sameAsLocal(t, w, db)
+
+	fill(t, w, 10)                                       // 3
+	w.Exec(`update t set v = 'u' || v where id % 4 = 0`) // 4
+	w.Compact(2, 3, 4)
+	w.Delete(0, 3, 4)
+	fill(t, w, 10) // 5
+	pollNow(t, url)
+	if got := txidOf(t, db); got != 5 {
+		t.Fatalf("after the poll: TXID %s, want 5", got)
+	}
+	sameAsLocal(t, w, db)
+	checkIntegrity(t, db)
+
+	// It goes on following level 0.
+	w.Exec(`delete from t where id % 5 = 0`) // 6
+	pollNow(t, url)
+	if got := txidOf(t, db); got != 6 {
+		t.Fatalf("after the next poll: TXID %s, want 6", got)
+	}
+	sameAsLocal(t, w, db)
+	if lag := lagOf(t, db); lag > 1 {
+		t.Errorf("strata_lag = %.3f s after polls that caught up", lag)
+	}
+}
+
+// A corrupt level-0 file right after the reader's TXID, which a level-1
+// file covers, is planned around: the poller used to fail on it at every
+// tick and stay behind for good.
+func TestCorruptLevel0FileIsPlannedAround(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`) // 1
+	fill(t, w, 50)                                           // 2
+	db := open(t, url, "poll_interval", neverPoll)
+	sameAsLocal(t, w, db)
+
+	bad := w.Exec(`update t set v = 'x' || v where id % 3 = 0`) // 3
+	w.Compact(1, 3, 3)
+	path := ltxPath(url, bad)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, "XXXX") // not an LTX header
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, w, 10) // 4
+
+	if err := strata.PollNow(url); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	if got := txidOf(t, db); got != 4 {
+		t.Fatalf("after the poll: TXID %s, want 4", got)
+	}
+	sameAsLocal(t, w, db)
+	checkIntegrity(t, db)
+
+	// The corrupt file stays listed in level 0; later polls go on.
+	w.Exec(`delete from t where id % 7 = 0`) // 5
+	pollNow(t, url)
+	if got := txidOf(t, db); got != 5 {
+		t.Fatalf("after the next poll: TXID %s, want 5", got)
+	}
+	sameAsLocal(t, w, db)
+}
+
+// A read transaction whose state compaction deleted, with its pages not
+// cached, fails; the reason SQLite reduces to "disk I/O error" is in
+// LastError and says what happened. The next transaction reads the latest
+// state.
+func TestCompactedAwayStateIsReported(t *testing.T) {
+	w, url := keepAndT(t)
+	// A 16-page cache cannot hold t's pages.
+	db := open(t, url, "poll_interval", neverPoll, "cache_size", "64KiB")
+	c := conn(t, db)
+	tx := pin(t, c)
+
+	w.Exec(`update t set v = 'b' || v`) // 4
+	pollNow(t, url)
+	w.Compact(1, 1, 4)
+	w.Delete(0, 1, 4)
+
+	if _, err := trySummary(tx); err == nil {
+		t.Fatal("a transaction at TXID 3 read t after compaction deleted every file of TXID 3")
+	}
+	lastErr := strata.LastError()
+	if lastErr == nil || !strings.Contains(lastErr.Error(), "compacted away") ||
+		!strings.Contains(lastErr.Error(), ltx.TXID(3).String()) {
+		t.Errorf("LastError = %v, want it to say the state at TXID 3 was compacted away", lastErr)
+	}
+	tx.Rollback()
+	sameAsLocal(t, w, c)
+	checkIntegrity(t, c)
+}
+
+// Re-planning a view whose files compaction deleted builds it from a fresh
+// listing: another connection's cached view at the same TXID (time travel
+// to what is also the latest state) names the same deleted files and used
+// to be handed back, failing the read again.
+func TestReplanIgnoresAStalePastView(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`) // 1
+	fill(t, w, 300)                                          // 2
+	w.Exec(`update t set v = 'a' || v where id <= 10`)       // 3
+	fill(t, w, 40)                                           // 4
+	latest := open(t, url, "poll_interval", neverPoll, "cache_size", "64KiB")
+	sameAsLocal(t, w, latest)
+	past := open(t, url, "poll_interval", neverPoll, "txid", "4")
+	sameAsLocal(t, w, past)
+
+	w.Compact(1, 1, 4)
+	w.Delete(0, 1, 4)
+
+	fresh := open(t, url, "poll_interval", neverPoll)
+	for i := range 3 {
+		if _, err := tryScalar[int64](fresh, `select count(*) from t where v like '%x%'`); err != nil {
+			t.Errorf("attempt %d: %v (last error: %v)", i, err, strata.LastError())
+		}
+	}
 }

@@ -270,3 +270,64 @@ func checkSnapshot(ctx context.Context, c *sql.Conn, total int64, base ltx.TXID,
 	mu.Unlock()
 	return nil
 }
+
+// A read transaction's pages stay cached when a newer view is published:
+// publishing used to evict every page version the new files replaced, so
+// once compaction deleted the old files the transaction could not read
+// pages it had every right to.
+func TestPinnedViewKeepsItsCachedPages(t *testing.T) {
+	w, url := keepAndT(t)
+	db := open(t, url, "poll_interval", neverPoll)
+	c := conn(t, db)
+	// Another connection reads all of t, filling strata's page cache; c's
+	// own SQLite cache holds none of t's pages.
+	other := conn(t, db)
+	want := summary(t, other)
+	tx := pin(t, c)
+
+	w.Exec(`update t set v = 'b' || v`) // 4: replaces every page of t
+	pollNow(t, url)
+	w.Compact(1, 1, 4)
+	w.Delete(0, 1, 4)
+
+	got, err := trySummary(tx)
+	if err != nil {
+		t.Fatalf("pinned transaction reading pages that were cached: %v (last error: %v)", err, strata.LastError())
+	}
+	if got != want {
+		t.Errorf("pinned transaction sees another state:\n got %.100s\nwant %.100s", got, want)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, w, c)
+}
+
+// The same holds for a transaction that pinned a view older than the one
+// a publish replaces: here the transaction pins TXID 3, TXID 4 (which
+// leaves t alone) is published while it reads, then TXID 5 (which rewrites
+// t). The publish of 5 evicts the versions of t's pages that view 4 held,
+// which are the very ones the transaction at TXID 3 reads.
+func TestPinnedOlderViewKeepsItsCachedPages(t *testing.T) {
+	w, url := keepAndT(t)
+	db := open(t, url, "poll_interval", neverPoll)
+	c := conn(t, db)
+	other := conn(t, db)
+	want := summary(t, other)
+	tx := pin(t, c)
+
+	w.Exec(`update keep set v = 'kept'`) // 4: t untouched
+	pollNow(t, url)
+	w.Exec(`update t set v = 'b' || v`) // 5: replaces every page of t
+	pollNow(t, url)
+	w.Compact(1, 1, 5)
+	w.Delete(0, 1, 5)
+
+	got, err := trySummary(tx)
+	if err != nil {
+		t.Fatalf("pinned transaction reading pages that were cached: %v (last error: %v)", err, strata.LastError())
+	}
+	if got != want {
+		t.Errorf("pinned transaction sees another state:\n got %.100s\nwant %.100s", got, want)
+	}
+}

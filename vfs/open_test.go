@@ -1,8 +1,12 @@
 package vfs_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +15,7 @@ import (
 	"github.com/strata-db/strata/internal/fixture"
 	"github.com/strata-db/strata/internal/ltxtest"
 	"github.com/strata-db/strata/replica"
+	"github.com/superfly/ltx"
 )
 
 // openErr opens a replica and runs a query, expecting the open to fail; it
@@ -213,5 +218,89 @@ func TestPageSizesAndSnapshotLevels(t *testing.T) {
 				return got == want, "after a delete: " + got[:20]
 			})
 		})
+	}
+}
+
+// A level-0 file whose page index puts a page at an offset near MaxInt64
+// fails the open with an error naming the bad entry. The bounds check used
+// to overflow and accept it; warming the file's pages then panicked,
+// taking the process down.
+func TestOpenRejectsIndexOffsetsPastTheFile(t *testing.T) {
+	w, url := newReplica(t)
+	f := w.Exec(`create table t(id integer primary key, v text)`) // 1, read whole when indexed
+	path := ltxPath(url, f)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(b)
+	start := n - ltx.TrailerSize - 8 - int(binary.BigEndian.Uint64(b[n-ltx.TrailerSize-8:]))
+	var idx []byte
+	for _, v := range []uint64{1, math.MaxInt64 - 10, 100, 0} { // page 1, offset, size; end marker
+		idx = binary.AppendUvarint(idx, v)
+	}
+	out := append(append([]byte(nil), b[:start]...), idx...)
+	out = binary.BigEndian.AppendUint64(out, uint64(len(idx)))
+	out = append(out, b[n-ltx.TrailerSize:]...)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = openErr(t, url)
+	if !strings.Contains(err.Error(), "out of bounds") {
+		t.Errorf("open error %q does not say the page index is out of bounds", err)
+	}
+}
+
+// A local file named like the label's journal or WAL (strata.db-journal,
+// strata.db-wal in the working directory) is not the replica's: opening
+// the replica ignores it and leaves it alone. A WAL file used to make
+// SQLite switch the replica to WAL mode, which failed the open; a journal
+// must not be taken for a hot journal either.
+func TestStrayLocalJournalAndWALAreIgnored(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	fill(t, w, 5)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	garbage := []byte(strings.Repeat("not a journal, not a WAL. ", 200))
+	for _, suffix := range []string{"-journal", "-wal"} {
+		t.Run(suffix, func(t *testing.T) {
+			stray := filepath.Join(dir, "strata.db"+suffix)
+			for _, content := range [][]byte{garbage, {}} {
+				if err := os.WriteFile(stray, content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				db := open(t, url, "poll_interval", neverPoll)
+				n, err := tryScalar[int](db, `select count(*) from t`)
+				if err != nil || n != 5 {
+					t.Errorf("with a %d-byte %s beside the label: count = %d, %v (last error: %v)",
+						len(content), filepath.Base(stray), n, err, strata.LastError())
+				}
+				db.Close()
+				if got, err := os.ReadFile(stray); err != nil || string(got) != string(content) {
+					t.Errorf("%s was changed or deleted (%v)", filepath.Base(stray), err)
+				}
+			}
+			os.Remove(stray)
+		})
+	}
+}
+
+// txid= and time= name two targets: together they are an error rather
+// than one silently winning.
+func TestURIParametersTXIDAndTimeAreExclusive(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	fill(t, w, 5)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	err := openErr(t, url, "txid", "1", "time", now)
+	if !strings.Contains(err.Error(), "txid") || !strings.Contains(err.Error(), "time") {
+		t.Errorf("open error %q does not name txid and time", err)
+	}
+	// Each alone opens.
+	for _, p := range [][]string{{"txid", "1"}, {"time", now}} {
+		if _, err := tryScalar[int](open(t, url, p...), `select count(*) from t`); err != nil {
+			t.Errorf("%s=%s alone: %v (%v)", p[0], p[1], err, strata.LastOpenError())
+		}
 	}
 }

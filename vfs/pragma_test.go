@@ -2,7 +2,8 @@ package vfs_test
 
 import (
 	"fmt"
-	"strconv"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -155,19 +156,68 @@ func TestPragmaErrors(t *testing.T) {
 	}
 }
 
-// strata_lag is the age of the last successful poll in seconds: a small
-// number right after opening, and it stays small while polls succeed.
+// strata_lag is the age of the last successful poll in seconds: it grows
+// while no poll happens and drops back when one succeeds.
 func TestPragmaStrataLag(t *testing.T) {
 	_, url, _ := pastReplica(t)
-	c := conn(t, open(t, url))
-	for range 3 {
-		lag, err := strconv.ParseFloat(scalar[string](t, c, `pragma strata_lag`), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if lag < 0 || lag > 2 {
-			t.Errorf("strata_lag = %g, want between 0 and 2 seconds with a 100ms poll", lag)
-		}
-		time.Sleep(150 * time.Millisecond)
+	c := conn(t, open(t, url, "poll_interval", neverPoll))
+	first := lagOf(t, c)
+	const idle = 250 * time.Millisecond
+	time.Sleep(idle)
+	if got := lagOf(t, c); got < first+idle.Seconds() {
+		t.Errorf("strata_lag = %.3f s after %s without a poll, was %.3f s", got, idle, first)
+	}
+	pollNow(t, url)
+	if got := lagOf(t, c); got >= idle.Seconds() {
+		t.Errorf("strata_lag = %.3f s right after a poll, want under %s", got, idle)
+	}
+}
+
+// A poller that cannot advance (a level-0 file missing, nothing covering
+// it) reports the failure and lets strata_lag grow: the lag used to be
+// reset by every poll that merely listed, hiding a reader stuck forever.
+// Once the gap is filled it catches up and the lag drops.
+func TestLagGrowsWhilePollsCannotAdvance(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`) // 1
+	fill(t, w, 10)                                           // 2
+	db := open(t, url, "poll_interval", neverPoll)
+	sameAsLocal(t, w, db)
+
+	missing := w.Exec(`insert into t(v) values ('three')`) // 3
+	fill(t, w, 10)                                         // 4
+	held := filepath.Join(t.TempDir(), "held.ltx")
+	if err := os.Rename(ltxPath(url, missing), held); err != nil {
+		t.Fatal(err)
+	}
+
+	const stall = 300 * time.Millisecond
+	time.Sleep(stall)
+	if err := strata.PollNow(url); err == nil {
+		t.Errorf("a poll that cannot advance past the gap reported no error")
+	}
+	first := lagOf(t, db)
+	if first < stall.Seconds() {
+		t.Errorf("strata_lag = %.3f s after a stalled poll, want at least %.3f s", first, stall.Seconds())
+	}
+	time.Sleep(50 * time.Millisecond)
+	_ = strata.PollNow(url)
+	if second := lagOf(t, db); second <= first {
+		t.Errorf("strata_lag did not grow while stalled: %.3f s, then %.3f s", first, second)
+	}
+	if got := txidOf(t, db); got != 2 {
+		t.Fatalf("TXID %s while the gap lasts, want 2", got)
+	}
+
+	if err := os.Rename(held, ltxPath(url, missing)); err != nil {
+		t.Fatal(err)
+	}
+	pollNow(t, url)
+	if got := txidOf(t, db); got != 4 {
+		t.Fatalf("TXID %s after the gap was filled, want 4", got)
+	}
+	sameAsLocal(t, w, db)
+	if lag := lagOf(t, db); lag >= stall.Seconds() {
+		t.Errorf("strata_lag = %.3f s after a poll that caught up", lag)
 	}
 }
