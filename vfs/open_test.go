@@ -304,3 +304,41 @@ func TestURIParametersTXIDAndTimeAreExclusive(t *testing.T) {
 		}
 	}
 }
+
+// A failed read says only what SQLite says ("disk I/O error"), without an
+// unrelated OS error after it; the connection's strata_last_error says why,
+// naming the page and the file.
+func TestReadErrorsCarryTheReason(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v blob)`)
+	// Large enough not to be read whole (and cached) when it is indexed.
+	f := w.Exec(`with recursive n(i) as (select 1 union all select i+1 from n where i < 60)
+		insert into t(v) select randomblob(3000) from n`)
+	c := conn(t, open(t, url, "poll_interval", neverPoll, "cache_size", "16KiB"))
+	exec(t, c, `pragma cache_size = 0`)
+	if n := scalar[int64](t, c, `select count(*) from sqlite_master`); n != 1 {
+		t.Fatal(n)
+	}
+	// Damage every frame after the header: page data no longer decodes.
+	path := ltxPath(url, f)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := ltx.HeaderSize + 8; i < len(data)/2; i += 7 {
+		data[i] ^= 0xff
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tryScalar[int64](c, `select sum(length(v)) from t`)
+	if err == nil {
+		t.Fatal("a scan of damaged pages succeeded")
+	}
+	if msg := err.Error(); msg != "disk I/O error" {
+		t.Errorf("error %q: want SQLite's own message and nothing after it", msg)
+	}
+	if msg := scalar[string](t, c, `pragma strata_last_error`); !strings.Contains(msg, "page") || !strings.Contains(msg, f.Name()) {
+		t.Errorf("strata_last_error = %q, want the page and the file", msg)
+	}
+}

@@ -189,12 +189,23 @@ static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 // xOpen installs strata_file_control. The copy keeps the name, which is how
 // sqlite3vfs finds its Go VFS from the C one. make_default makes it the
 // process's default VFS.
+// strata_get_last_error answers sqlite3_system_errno for strata files.
+// sqlite3vfs hands the question to the OS VFS, whose errno belongs to some
+// unrelated call, and clients print it after SQLite's message ("disk I/O
+// error: invalid argument"). strata's reasons are in strata_last_error.
+static int strata_get_last_error(sqlite3_vfs *vfs, int n, char *buf) {
+	(void)vfs;
+	if (n > 0 && buf != NULL) buf[0] = 0;
+	return 0;
+}
+
 int strata_wrap_vfs(const char *name, int make_default) {
 	sqlite3_vfs *inner = sqlite3_vfs_find(name);
 	if (inner == NULL) return SQLITE_ERROR;
 	strata_vfs = *inner;
 	strata_inner_open = inner->xOpen;
 	strata_vfs.xOpen = strata_open;
+	strata_vfs.xGetLastError = strata_get_last_error;
 	sqlite3_vfs_unregister(inner);
 	return sqlite3_vfs_register(&strata_vfs, make_default);
 }
