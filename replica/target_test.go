@@ -21,14 +21,14 @@ func TestTXIDAtFixtureStates(t *testing.T) {
 	files := listAll(t, r)
 	for i, s := range fixture.Truth(t) {
 		at := fixture.TimeFor(fixture.Truth(t), i)
-		got, err := r.TXIDAt(ctx, files, at)
+		m, err := r.TXIDAt(ctx, files, at)
 		if err != nil {
 			t.Fatalf("state %d (%s) at %s: %v", i, s.After, at, err)
 		}
-		if got != fixture.TXID(i) {
-			t.Errorf("state %d (%s): TXIDAt(%s) = %s, want %s", i, s.After, at.UTC().Format(time.RFC3339Nano), got, fixture.TXID(i))
+		if got := m.TXID; got != fixture.TXID(i) || len(m.Warnings) != 0 {
+			t.Errorf("state %d (%s): TXIDAt(%s) = %s (warnings %v), want %s", i, s.After, at.UTC().Format(time.RFC3339Nano), got, m.Warnings, fixture.TXID(i))
 		}
-		p, err := r.PlanFiles(ctx, files, replica.Target{Time: at})
+		p, err := r.PlanFiles(ctx, files, replica.AtTime(at))
 		if err != nil {
 			t.Fatalf("state %d: PlanFiles: %v", i, err)
 		}
@@ -73,7 +73,8 @@ func TestTXIDAtCommitEdges(t *testing.T) {
 			{c.Add(-time.Nanosecond), txid - 1},
 		}
 		for _, tc := range cases {
-			got, err := r.TXIDAt(ctx, files, tc.at)
+			m, err := r.TXIDAt(ctx, files, tc.at)
+			got := m.TXID
 			if tc.want == 0 {
 				if !errors.Is(err, replica.ErrBeforeFirst) {
 					t.Errorf("TXIDAt(%s) = %s, %v; want ErrBeforeFirst", tc.at.UTC().Format(time.RFC3339Nano), got, err)
@@ -102,7 +103,7 @@ func TestTXIDAtBeforeFirstCommit(t *testing.T) {
 		if !strings.Contains(err.Error(), stamp) {
 			t.Errorf("error %q does not name the time asked for (%s)", err, stamp)
 		}
-		_, err = r.PlanFiles(ctx, files, replica.Target{Time: at})
+		_, err = r.PlanFiles(ctx, files, replica.AtTime(at))
 		if !errors.Is(err, replica.ErrBeforeFirst) {
 			t.Errorf("PlanFiles(time %s): %v, want ErrBeforeFirst", at, err)
 		}

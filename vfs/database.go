@@ -68,7 +68,7 @@ func openDatabase(ctx context.Context, key, url string, cfg Config, wait time.Du
 	if err != nil {
 		return nil, err
 	}
-	v, err := db.buildView(ctx, files, replica.Target{})
+	v, err := db.buildView(ctx, files, replica.Latest())
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +109,9 @@ func (db *database) buildView(ctx context.Context, files []storage.FileInfo, t r
 	plan, err := db.rep.PlanFiles(ctx, files, t)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range plan.Warnings { // e.g. commit times that go back
+		db.log.Warn("planning "+t.String(), "warning", w)
 	}
 	idx, data, err := db.indexAll(ctx, plan.Files)
 	if err != nil {
@@ -180,8 +183,8 @@ func (db *database) latest() *view {
 
 // viewAt builds (or reuses) the view of a past state.
 func (db *database) viewAt(ctx context.Context, t replica.Target) (*view, error) {
-	if t.TXID != 0 {
-		if v, ok := db.past.Get(t.TXID); ok {
+	if id, ok := t.TXID(); ok {
+		if v, ok := db.past.Get(id); ok {
 			return v, nil
 		}
 	}
@@ -242,7 +245,7 @@ func (db *database) replan(ctx context.Context, v *view) (*view, error) {
 	}
 	// Always from the listing: a cached view at this TXID (another
 	// connection's time travel) may name the same deleted files.
-	fresh, err := db.buildView(ctx, db.usable(files), replica.Target{TXID: v.txid})
+	fresh, err := db.buildView(ctx, db.usable(files), replica.AtTXID(v.txid))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type file struct {
 	mu     sync.Mutex
 	lock   sqlite3vfs.LockType
 	pinned *view          // the view read while a SHARED lock is held
-	target replica.Target // zero: follow the latest state
+	target replica.Target // replica.Latest(): follow the latest state
 	past   *view          // the view of target when it is not latest
 	ra     readAhead
 	scan   siblingScan
@@ -211,7 +211,7 @@ func (f *file) Close() error {
 	return nil
 }
 
-// travel switches the connection to target (zero: back to latest). The
+// travel switches the connection to target (replica.Latest(): back to latest). The
 // view is built now, so a bad or unreachable target fails here.
 func (f *file) travel(t replica.Target) error {
 	var past *view

@@ -82,7 +82,7 @@ func (db *database) refresh(ctx context.Context, cur *view) error {
 	if err != nil {
 		return err
 	}
-	next, err := db.buildView(ctx, db.usable(all), replica.Target{})
+	next, err := db.buildView(ctx, db.usable(all), replica.Latest())
 	if err != nil {
 		return fmt.Errorf("cannot advance past TXID %s: %w", cur.txid, err)
 	}

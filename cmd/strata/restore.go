@@ -36,15 +36,23 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	start := time.Now()
-	plan, err := r.Plan(ctx, target)
+	files, err := r.Files(ctx)
 	if err != nil {
 		return err
 	}
 	progress := newProgress(stderr)
-	if err := restoreTo(ctx, r, plan, *out, progress); err != nil {
+	// A corrupt file is planned around when another chain of files
+	// reaches the same state; the warnings name what was left out.
+	plan, err := r.PlanAround(ctx, files, target, nil, func(p replica.Plan) error {
+		return restoreTo(ctx, r, p, *out, progress)
+	})
+	if err != nil {
 		return err
 	}
 	progress.done()
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(stderr, "strata restore: warning: %v\n", w)
+	}
 	fmt.Fprintf(stderr, "restored TXID %s (%d files) to %s in %s\n", plan.TXID, len(plan.Files), *out, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,0 +1,212 @@
+package replica
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
+)
+
+// decodeStream decodes one whole LTX file from src, checks everything the
+// format records (the checksum of every byte, the page index against the
+// pages, the header against the pages present), and hands each page to
+// sink in page-number order. sink's buffer is reused: copy what it keeps.
+//
+// ctx is checked between pages: a cancelled decode returns an error
+// matching ctx.Err(), never a CorruptError.
+func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.Reader, want expect, sink func(pgno uint32, page []byte) error) (ltx.Header, error) {
+	cr := &countingReader{r: src}
+	dec := ltx.NewDecoder(cr)
+	dec.SetRetainPageIndex(false)
+	if err := dec.DecodeHeader(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return ltx.Header{}, interrupted(r, f, cerr)
+		}
+		return ltx.Header{}, r.corrupt(f, fmt.Errorf("header: %w", err))
+	}
+	hdr := dec.Header()
+	if err := checkHeader(f, hdr); err != nil {
+		return hdr, r.corrupt(f, err)
+	}
+	lock := ltx.LockPgno(hdr.PageSize)
+	buf := make([]byte, hdr.PageSize)
+	grownFrom := want.grownFrom(hdr)
+	var prev, grown uint32
+	for n := 0; ; n++ {
+		if n%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return hdr, interrupted(r, f, err)
+			}
+		}
+		var ph ltx.PageHeader
+		at := cr.n
+		err := dec.DecodePage(&ph, buf)
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return hdr, interrupted(r, f, cerr)
+			}
+			return hdr, r.corruptPage(f, prev+1, fmt.Errorf("frame after page %d: %w", prev, err))
+		}
+		switch {
+		case ph.Pgno <= prev:
+			return hdr, r.corruptPage(f, ph.Pgno, fmt.Errorf("page %d follows page %d (pages must ascend)", ph.Pgno, prev))
+		case ph.Pgno > hdr.Commit:
+			return hdr, r.corruptPage(f, ph.Pgno, fmt.Errorf("page %d is beyond the database size in the header (%d pages)", ph.Pgno, hdr.Commit))
+		case ph.Pgno == lock:
+			return hdr, r.corruptPage(f, ph.Pgno, fmt.Errorf("page %d is the lock page, which is never stored", ph.Pgno))
+		}
+		if want.frames != nil {
+			if err := checkFrame(want.frames, n, ph, at, cr.n); err != nil {
+				return hdr, r.corruptPage(f, ph.Pgno, err)
+			}
+		}
+		if ph.Pgno == 1 {
+			if err := checkPage1(buf, hdr.Commit); err != nil {
+				return hdr, r.corruptPage(f, 1, err)
+			}
+		}
+		prev = ph.Pgno
+		if ph.Pgno > grownFrom {
+			grown++
+		}
+		if err := sink(ph.Pgno, buf); err != nil {
+			return hdr, err
+		}
+	}
+	if want.frames != nil && dec.PageN() != len(want.frames) {
+		return hdr, r.corrupt(f, fmt.Errorf("the page index lists %d pages, the file holds %d", len(want.frames), dec.PageN()))
+	}
+	if err := dec.Close(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return hdr, interrupted(r, f, cerr)
+		}
+		return hdr, r.corrupt(f, fmt.Errorf("verify: %w", err))
+	}
+	if need := newPages(grownFrom, hdr.Commit, lock); grown < need {
+		return hdr, r.corrupt(f, growthError(grownFrom, hdr.Commit, grown, need))
+	}
+	return hdr, nil
+}
+
+// expect is what decodeStream checks beyond the format itself.
+type expect struct {
+	// size is the database size in pages before the file is applied
+	// (known is false when it is not known). A file whose Commit grows
+	// the database must hold every new page, because SQLite writes every
+	// page it adds: a header claiming more pages than the chain holds is
+	// thereby an error, not a sparse hole in a restored file. A file that
+	// starts at TXID 1 is a complete database whatever size is given.
+	size  uint32
+	known bool
+	// frames, when set, is the page index a range reader would use: each
+	// frame must be exactly where it says.
+	frames []Frame
+}
+
+func (e expect) grownFrom(h ltx.Header) uint32 {
+	switch {
+	case h.MinTXID == 1:
+		return 0
+	case e.known:
+		return e.size
+	default:
+		return h.Commit // nothing is known to be new
+	}
+}
+
+// checkFrame compares the n-th frame decoded, which spans [from, to) of
+// the file, with the page index. Frames in the older LZ4-frame format are
+// read through a buffer, so only their page number is compared.
+func checkFrame(frames []Frame, n int, ph ltx.PageHeader, from, to int64) error {
+	if n >= len(frames) {
+		return fmt.Errorf("page %d is not in the page index", ph.Pgno)
+	}
+	fr := frames[n]
+	if fr.Pgno != ph.Pgno {
+		return fmt.Errorf("frame %d holds page %d, the page index says page %d", n+1, ph.Pgno, fr.Pgno)
+	}
+	if ph.Flags&ltx.PageHeaderFlagSize != 0 && (fr.Offset != from || int64(fr.Size) != to-from) {
+		return fmt.Errorf("the frame is at offset %d (%d bytes), the page index says offset %d (%d bytes)", from, to-from, fr.Offset, fr.Size)
+	}
+	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// checkHeader checks what a header says against the file's name and
+// SQLite's limits (the ltx package has validated its fields).
+func checkHeader(f storage.FileInfo, h ltx.Header) error {
+	if h.MinTXID != f.MinTXID || h.MaxTXID != f.MaxTXID {
+		return fmt.Errorf("header says TXIDs %s-%s, name says %s-%s", h.MinTXID, h.MaxTXID, f.MinTXID, f.MaxTXID)
+	}
+	if h.Commit > maxPages {
+		return fmt.Errorf("header says %d pages, more than SQLite allows", h.Commit)
+	}
+	return nil
+}
+
+// newPages is how many pages a file must hold when it takes the database
+// from size pages to commit pages: every page added, but the lock page.
+func newPages(size, commit, lock uint32) uint32 {
+	if commit <= size {
+		return 0
+	}
+	n := commit - size
+	if size < lock && lock <= commit {
+		n--
+	}
+	return n
+}
+
+func growthError(from, to, got, need uint32) error {
+	if from == 0 {
+		return fmt.Errorf("header says the database has %d pages, but the file holds %d of them (a complete database must hold every page)", to, got)
+	}
+	return fmt.Errorf("header says the database grows from %d to %d pages, but the file holds only %d of the %d new pages", from, to, got, need)
+}
+
+// checkPage1 compares the database size SQLite records in page 1 (bytes
+// 28-31, valid when the change counter at 24 equals the version-valid-for
+// number at 92, as every SQLite since 3.7.0 keeps it) with commit, the
+// size the LTX header gives for the same state.
+func checkPage1(page []byte, commit uint32) error {
+	if len(page) < 100 || string(page[:16]) != "SQLite format 3\x00" {
+		return nil // not a database header (a test's random page): nothing to compare
+	}
+	size := binary.BigEndian.Uint32(page[28:])
+	if size == 0 || binary.BigEndian.Uint32(page[24:]) != binary.BigEndian.Uint32(page[92:]) {
+		return nil // the in-header size is not valid: SQLite itself ignores it
+	}
+	if size != commit {
+		return fmt.Errorf("the database header in page 1 says %d pages, the LTX header says %d", size, commit)
+	}
+	return nil
+}
+
+// interrupted wraps a context error so that callers can tell an
+// interruption (errors.Is context.Canceled or DeadlineExceeded) from
+// corruption.
+func interrupted(r *Replica, f storage.FileInfo, err error) error {
+	return fmt.Errorf("%s: interrupted while reading %s: %w", r.Store, f, err)
+}
+
+// isInterruption reports whether err is a context's cancellation or deadline.
+func isInterruption(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
