@@ -110,20 +110,29 @@ func TestTXIDAtBeforeFirstCommit(t *testing.T) {
 	}
 }
 
-// TestTXIDAtReadsFewHeaders: finding a time is a binary search over
-// headers, not a scan of the replica.
-func TestTXIDAtReadsFewHeaders(t *testing.T) {
+// TestTXIDAtReadsEachHeaderOnce: finding a time reads the headers of the
+// files up to it, and verifies whole the two the decision rests on; asked
+// again, it reads nothing.
+func TestTXIDAtReadsEachHeaderOnce(t *testing.T) {
 	ctx := context.Background()
 	st := &countingStore{Backend: fixtureReplica(t).Store}
 	r := replica.New(st)
 	files := listAll(t, r)
 	states := fixture.Truth(t)
-	if _, err := r.TXIDAt(ctx, files, fixture.TimeFor(states, 3)); err != nil {
+	at := fixture.TimeFor(states, 3)
+	if _, err := r.TXIDAt(ctx, files, at); err != nil {
 		t.Fatal(err)
 	}
-	// 10 distinct end TXIDs: a binary search reads at most ceil(log2(11)) = 4.
-	if n := st.reads.Load(); n > 4 {
-		t.Errorf("TXIDAt read %d headers, want at most 4", n)
+	// 10 distinct end TXIDs (level 0), plus two files read whole.
+	if n := st.reads.Load(); n > 10+2 {
+		t.Errorf("TXIDAt made %d reads, want at most 12", n)
+	}
+	st.reads.Store(0)
+	if _, err := r.TXIDAt(ctx, files, at); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reads.Load(); n != 0 {
+		t.Errorf("TXIDAt asked again made %d reads, want none", n)
 	}
 }
 
