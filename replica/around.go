@@ -16,17 +16,14 @@ const maxJunkChecks = 64
 // (nil: none), and calls use with it (to index its files, or restore them).
 // When planning or use fails because a file of the listing is corrupt
 // (a *CorruptError), the file is added to bad, reported in
-// Plan.Warnings, and the plan built again without it, as long as another
-// chain of files exists:
-//
-//   - a file whose header is not a valid LTX header for its name is junk,
-//     not a commit: it is simply left out, even when it looked like the
-//     newest file;
-//   - a file with a valid header but damaged content is a commit that
-//     happened: the plan is rebuilt for the same TXID, never an older one,
-//     so leaving a file out never moves the result back in time without
-//     a word. When no other chain reaches that TXID, the error says so and
-//     wraps the *CorruptError.
+// Plan.Warnings, and the plan built again without it for the same TXID:
+// another chain of files (a compacted file and the level-0 files it
+// merged, or the reverse) may reach it. Leaving a file out never moves
+// the result back in time: the latest state is the newest TXID the
+// listing reaches, and when only the corrupt file reaches it, the error
+// says so and wraps the *CorruptError (restore -txid N can then ask for
+// an older state on purpose). Junk past a gap in the TXIDs is named the
+// same way.
 //
 // Errors that are not corruption (storage, interruption) are returned as
 // they are.
@@ -39,6 +36,7 @@ func (r *Replica) PlanAround(ctx context.Context, files []storage.FileInfo, t Ta
 	for range len(files) + 1 {
 		plan, err := r.PlanFiles(ctx, bad.Filter(files), t)
 		if err == nil {
+			t = AtTXID(plan.TXID) // from now on: this state or none
 			if err = use(plan); err == nil {
 				plan.Warnings = append(left, plan.Warnings...)
 				return plan, nil
@@ -51,13 +49,13 @@ func (r *Replica) PlanAround(ctx context.Context, files []storage.FileInfo, t Ta
 		case errors.As(err, &ce) && listed(files, ce.File):
 			bad.Add(ce.File)
 			left, last = append(left, err), ce
-			if plan.TXID != 0 && r.validHeader(ctx, ce.File) {
-				t = AtTXID(plan.TXID) // a damaged commit: its state may not be skipped
-			}
-		case errors.Is(err, ErrUnreachable) && t.IsLatest() && r.leaveOutJunk(ctx, bad.Filter(files), bad, &left):
-			// Files past a gap were junk: plan again without them.
 		case last != nil:
 			return Plan{}, fmt.Errorf("%w; no other chain of files reaches %s: %w", last, t, err)
+		case errors.Is(err, ErrUnreachable) && t.IsLatest():
+			if junk := r.junkBeyond(ctx, bad.Filter(files)); junk != nil {
+				return Plan{}, fmt.Errorf("%w; it is past the newest state a chain of files reaches: %w", junk, err)
+			}
+			return Plan{}, err
 		default:
 			return Plan{}, err
 		}
@@ -65,37 +63,29 @@ func (r *Replica) PlanAround(ctx context.Context, files []storage.FileInfo, t Ta
 	return Plan{}, fmt.Errorf("%s: gave up planning around corrupt files: %w", r.Store, last)
 }
 
-// validHeader reports whether f has a valid LTX header for its name.
-func (r *Replica) validHeader(ctx context.Context, f storage.FileInfo) bool {
-	_, err := r.ParsedHeader(ctx, f)
-	return err == nil
-}
-
-// leaveOutJunk reads the headers of the files past the newest state a
-// chain reaches, and adds those that are not LTX files to bad. It reports
-// whether it found any.
-func (r *Replica) leaveOutJunk(ctx context.Context, files []storage.FileInfo, bad *BadFiles, left *[]error) bool {
+// junkBeyond reads the headers of the files past the newest state a chain
+// reaches (a few), and returns the error of the first that is corrupt.
+func (r *Replica) junkBeyond(ctx context.Context, files []storage.FileInfo) error {
 	sorted := append([]storage.FileInfo(nil), files...)
 	storage.SortFiles(sorted)
 	var reach ltx.TXID
 	if rs := reachable(sorted); len(rs) > 0 {
 		reach = rs[len(rs)-1]
 	}
-	found, checked := false, 0
+	checked := 0
 	for _, f := range sorted {
-		if f.MaxTXID <= reach || checked == maxJunkChecks {
+		if f.MaxTXID <= reach {
 			continue
 		}
-		checked++
-		_, err := r.ParsedHeader(ctx, f)
+		if checked++; checked > maxJunkChecks {
+			break
+		}
 		var ce *CorruptError
-		if errors.As(err, &ce) {
-			bad.Add(f)
-			*left = append(*left, err)
-			found = true
+		if _, err := r.ParsedHeader(ctx, f); errors.As(err, &ce) {
+			return err
 		}
 	}
-	return found
+	return nil
 }
 
 // listed reports whether f is one of files (by level and TXIDs).

@@ -81,9 +81,10 @@ func restoreAround(t testing.TB, dir string) (replica.Plan, int64, error) {
 }
 
 // One junk file named like an LTX file does not make a restore fail when
-// another chain of files exists: the plan goes around it, and says so.
-// A file with a valid header but damaged content is a commit that
-// happened: the plan never falls back to an older state without it.
+// another chain of files reaches the same state: the plan goes around it,
+// and says so. When the corrupt file is the only way to the newest TXID
+// (junk or damaged, they look the same), the restore fails naming it: it
+// never falls back to an older state on its own.
 func TestPlanAroundCorruptFiles(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -93,10 +94,10 @@ func TestPlanAroundCorruptFiles(t *testing.T) {
 	}{
 		{"junk named as the next commit", false, func(t testing.TB, dir string) storage.FileInfo {
 			return junk(t, dir, 0, 9, 9)
-		}, 8},
+		}, 0},
 		{"junk past a gap", false, func(t testing.TB, dir string) storage.FileInfo {
 			return junk(t, dir, 0, 20, 20)
-		}, 8},
+		}, 0},
 		{"junk named as a compacted file over the chain", false, func(t testing.TB, dir string) storage.FileInfo {
 			return junk(t, dir, 2, 1, 7)
 		}, 8},
@@ -122,8 +123,8 @@ func TestPlanAroundCorruptFiles(t *testing.T) {
 				if !errors.As(err, &ce) || ce.File.Key() != bad.Key() {
 					t.Fatalf("restore: TXID %s, %d rows, %v; want an error naming %s", plan.TXID, rows, err, bad)
 				}
-				if !errors.Is(err, replica.ErrUnreachable) || !strings.Contains(err.Error(), "no other chain") {
-					t.Errorf("error %q does not say that no other chain reaches the state", err)
+				if !errors.Is(err, replica.ErrUnreachable) {
+					t.Errorf("error %q does not say that the state is unreachable", err)
 				}
 				t.Logf("error: %v", err)
 				return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
@@ -36,6 +37,7 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 	buf := make([]byte, hdr.PageSize)
 	grownFrom := want.grownFrom(hdr)
 	var prev, grown uint32
+	sawPage1 := false
 	for n := 0; ; n++ {
 		if n%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -67,6 +69,7 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 			}
 		}
 		if ph.Pgno == 1 {
+			sawPage1 = true
 			if err := checkPage1(buf, hdr.Commit); err != nil {
 				return hdr, r.corruptPage(f, 1, err)
 			}
@@ -91,7 +94,40 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 	if need := newPages(grownFrom, hdr.Commit, lock); grown < need {
 		return hdr, r.corrupt(f, growthError(grownFrom, hdr.Commit, grown, need))
 	}
+	if sized := hdr.MinTXID == 1 || want.known; sized && hdr.Commit != grownFrom && hdr.Commit != 0 && !sawPage1 {
+		return hdr, r.corrupt(f, resizeError(grownFrom, hdr.Commit))
+	}
 	return hdr, nil
+}
+
+// resizeError reports a file that changes the database size without page
+// 1, where SQLite records the size: every transaction that changes it
+// rewrites page 1.
+func resizeError(from, to uint32) error {
+	return fmt.Errorf("header says the database size changes from %d to %d pages, but the file does not hold page 1, which records it", from, to)
+}
+
+// CheckChain checks x as the file applied after a state of size pages
+// (ignored for a file starting at TXID 1, a complete database): a file
+// that grows the database must hold every page it adds, and one that
+// changes its size must hold page 1. This is what Restore checks of each
+// file; a reader that builds its own page map calls it with the size of
+// the state before x. The error is a *CorruptError naming x.
+func (r *Replica) CheckChain(x *FileIndex, size uint32) error {
+	h := x.Header
+	if h.MinTXID == 1 {
+		size = 0
+	}
+	lock := ltx.LockPgno(h.PageSize)
+	i := sort.Search(len(x.Frames), func(i int) bool { return x.Frames[i].Pgno > size })
+	grown := uint32(len(x.Frames) - i)
+	if need := newPages(size, h.Commit, lock); grown < need {
+		return r.corrupt(x.File, growthError(size, h.Commit, grown, need))
+	}
+	if _, ok := x.Lookup(1); h.Commit != size && h.Commit != 0 && !ok {
+		return r.corrupt(x.File, resizeError(size, h.Commit))
+	}
+	return nil
 }
 
 // expect is what decodeStream checks beyond the format itself.

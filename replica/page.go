@@ -93,6 +93,11 @@ func (r *Replica) ReadFrames(ctx context.Context, x *FileIndex, frames []Frame) 
 		if pages[i], err = DecodeFrame(raw, fr.Pgno, x.Header.PageSize); err != nil {
 			return nil, r.corruptPage(x.File, fr.Pgno, err)
 		}
+		if fr.Pgno == 1 {
+			if err := checkPage1(pages[i], x.Header.Commit); err != nil {
+				return nil, r.corruptPage(x.File, 1, err)
+			}
+		}
 	}
 	return pages, nil
 }

@@ -76,25 +76,24 @@ func TestRestoreChecksCommitAgainstPages(t *testing.T) {
 		level int
 		txid  ltx.TXID
 		edit  func(*ltxmutate.File)
-		index bool // Index alone can tell (a complete database)
 	}{
-		{"snapshot claiming 2^31 pages", 0, 1, func(f *ltxmutate.File) { f.Header.Commit = 1 << 31 }, true},
-		{"snapshot missing its last page", 0, 1, func(f *ltxmutate.File) { f.Pages = f.Pages[:len(f.Pages)-1] }, true},
+		{"snapshot claiming 2^31 pages", 0, 1, func(f *ltxmutate.File) { f.Header.Commit = 1 << 31 }},
+		{"snapshot missing its last page", 0, 1, func(f *ltxmutate.File) { f.Pages = f.Pages[:len(f.Pages)-1] }},
 		{"snapshot missing a middle page", 0, 1, func(f *ltxmutate.File) {
 			f.Pages = append(f.Pages[:1], f.Pages[2:]...)
-		}, true},
-		{"level 0 growing by 3 billion pages", 0, 4, func(f *ltxmutate.File) { f.Header.Commit = 3_000_000_000 }, false},
-		{"level 0 growing by one page it lacks", 0, 4, func(f *ltxmutate.File) { f.Header.Commit++ }, false},
+		}},
+		{"level 0 growing by 3 billion pages", 0, 4, func(f *ltxmutate.File) { f.Header.Commit = 3_000_000_000 }},
+		{"level 0 growing by one page it lacks", 0, 4, func(f *ltxmutate.File) { f.Header.Commit++ }},
 		{"level 0 without page 1, growing by pages it lacks", 0, 4, func(f *ltxmutate.File) {
 			f.Pages = f.Pages[1:] // page 1 would tell by itself
 			f.Header.Commit += 5
-		}, false},
+		}},
 		{"level 0 shrinking below page 1's size", 0, 4, func(f *ltxmutate.File) {
 			f.Header.Commit--
 			if last := f.Pages[len(f.Pages)-1]; last.Pgno > f.Header.Commit {
 				f.Pages = f.Pages[:len(f.Pages)-1]
 			}
-		}, false},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,9 +110,18 @@ func TestRestoreChecksCommitAgainstPages(t *testing.T) {
 			if st, err := os.Stat(path); err != nil || st.Size() != 0 {
 				t.Errorf("Restore left %d bytes in its output (%v), want none", st.Size(), err)
 			}
-			if _, err := r.Index(context.Background(), bad); tt.index {
-				wantCorruptFile(t, err, bad, "Index")
+			// A file read whole is verified whole: the index path refuses
+			// it too, or, when only the size before it can tell, the chain
+			// check of a reader that builds its own page map.
+			x, err := r.Index(context.Background(), bad)
+			if err == nil {
+				prev, herr := r.ParsedHeader(context.Background(), fileAt(t, listAll(t, r), 0, tt.txid-1, tt.txid-1))
+				if herr != nil {
+					t.Fatal(herr)
+				}
+				err = r.CheckChain(x, prev.Commit)
 			}
+			wantCorruptFile(t, err, bad, "Index, then CheckChain")
 		})
 	}
 }
@@ -201,4 +209,48 @@ func TestRestoreRefusesPageSizeChange(t *testing.T) {
 	}
 	_, err = restoreFile(t, r, plan)
 	wantCorruptFile(t, err, fileAt(t, plan.Files, 0, 2, 2), "Restore")
+}
+
+// CheckChain, for readers that build their own page map from page
+// indexes (range reads verify no checksum): a file that grows the
+// database must hold the pages it adds, and one that changes its size
+// must hold page 1.
+func TestCheckChain(t *testing.T) {
+	r := openDir(t, t.TempDir())
+	file := func(minTXID ltx.TXID, commit uint32, pgnos ...uint32) *replica.FileIndex {
+		x := &replica.FileIndex{
+			File:   storage.FileInfo{Level: 0, MinTXID: minTXID, MaxTXID: minTXID},
+			Header: ltx.Header{PageSize: 4096, Commit: commit, MinTXID: minTXID, MaxTXID: minTXID},
+		}
+		for _, p := range pgnos {
+			x.Frames = append(x.Frames, replica.Frame{Pgno: p})
+		}
+		return x
+	}
+	tests := []struct {
+		name string
+		x    *replica.FileIndex
+		size uint32
+		ok   bool
+	}{
+		{"complete database", file(1, 3, 1, 2, 3), 0, true},
+		{"complete database missing a page", file(1, 3, 1, 3), 0, false},
+		{"same size, any pages", file(5, 10, 4, 7), 10, true},
+		{"grows with its new pages and page 1", file(5, 12, 1, 11, 12), 10, true},
+		{"grows without a new page", file(5, 12, 1, 11), 10, false},
+		{"grows by 3 billion pages", file(5, 3_000_000_000, 1, 11, 12), 10, false},
+		{"shrinks with page 1", file(5, 8, 1), 10, true},
+		{"shrinks without page 1", file(5, 8, 2), 10, false},
+		{"grows past the lock page without it", file(5, 262146, 1, 262144, 262146), 262143, true},
+	}
+	for _, tt := range tests {
+		err := r.CheckChain(tt.x, tt.size)
+		var ce *replica.CorruptError
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case !tt.ok && !errors.As(err, &ce):
+			t.Errorf("%s: %v, want a *replica.CorruptError", tt.name, err)
+		}
+	}
 }
