@@ -23,7 +23,8 @@ const maxJunkChecks = 64
 // listing reaches, and when only the corrupt file reaches it, the error
 // says so and wraps the *CorruptError (restore -txid N can then ask for
 // an older state on purpose). Junk past a gap in the TXIDs is named the
-// same way.
+// same way. For a time target, a corrupt file whose commit time the
+// decision needs is an error, unless another file ends at the same TXID.
 //
 // Errors that are not corruption (storage, interruption) are returned as
 // they are.
@@ -47,6 +48,11 @@ func (r *Replica) PlanAround(ctx context.Context, files []storage.FileInfo, t Ta
 		case isInterruption(err):
 			return Plan{}, err
 		case errors.As(err, &ce) && listed(files, ce.File):
+			if _, atTime := t.Time(); atTime && !endsElsewhere(bad.Filter(files), ce.File) {
+				// A commit time the decision needs, known from this file
+				// only: without it the answer could be another state.
+				return Plan{}, err
+			}
 			bad.Add(ce.File)
 			left, last = append(left, err), ce
 		case last != nil:
@@ -86,6 +92,17 @@ func (r *Replica) junkBeyond(ctx context.Context, files []storage.FileInfo) erro
 		}
 	}
 	return nil
+}
+
+// endsElsewhere reports whether another file of files ends at f's TXID
+// (and so carries its commit time).
+func endsElsewhere(files []storage.FileInfo, f storage.FileInfo) bool {
+	for _, g := range files {
+		if g.MaxTXID == f.MaxTXID && g.Key() != f.Key() {
+			return true
+		}
+	}
+	return false
 }
 
 // listed reports whether f is one of files (by level and TXIDs).

@@ -107,25 +107,25 @@ func resizeError(from, to uint32) error {
 	return fmt.Errorf("header says the database size changes from %d to %d pages, but the file does not hold page 1, which records it", from, to)
 }
 
-// CheckChain checks x as the file applied after a state of size pages
+// CheckAfter checks x as the file applied after a state of size pages
 // (ignored for a file starting at TXID 1, a complete database): a file
 // that grows the database must hold every page it adds, and one that
-// changes its size must hold page 1. This is what Restore checks of each
-// file; a reader that builds its own page map calls it with the size of
-// the state before x. The error is a *CorruptError naming x.
-func (r *Replica) CheckChain(x *FileIndex, size uint32) error {
+// changes its size must hold page 1. Restore checks this of each file; a
+// reader that builds its own page map from page indexes (whose pages are
+// read by range, without a checksum) calls it with the size of the state
+// before x. The error is a *CorruptError naming x.
+func (x *FileIndex) CheckAfter(size uint32) error {
 	h := x.Header
 	if h.MinTXID == 1 {
 		size = 0
 	}
 	lock := ltx.LockPgno(h.PageSize)
 	i := sort.Search(len(x.Frames), func(i int) bool { return x.Frames[i].Pgno > size })
-	grown := uint32(len(x.Frames) - i)
-	if need := newPages(size, h.Commit, lock); grown < need {
-		return r.corrupt(x.File, growthError(size, h.Commit, grown, need))
+	if need := newPages(size, h.Commit, lock); uint32(len(x.Frames)-i) < need {
+		return &CorruptError{URL: x.URL, File: x.File, Err: growthError(size, h.Commit, uint32(len(x.Frames)-i), need)}
 	}
 	if _, ok := x.Lookup(1); h.Commit != size && h.Commit != 0 && !ok {
-		return r.corrupt(x.File, resizeError(size, h.Commit))
+		return &CorruptError{URL: x.URL, File: x.File, Err: resizeError(size, h.Commit)}
 	}
 	return nil
 }
@@ -217,13 +217,21 @@ func growthError(from, to, got, need uint32) error {
 	return fmt.Errorf("header says the database grows from %d to %d pages, but the file holds only %d of the %d new pages", from, to, got, need)
 }
 
-// checkPage1 compares the database size SQLite records in page 1 (bytes
-// 28-31, valid when the change counter at 24 equals the version-valid-for
-// number at 92, as every SQLite since 3.7.0 keeps it) with commit, the
-// size the LTX header gives for the same state.
+// checkPage1 compares what SQLite records in page 1 with what the LTX
+// header says of the same state: the page size (bytes 16-17, 1 meaning
+// 65536), and the database size (bytes 28-31, valid when the change
+// counter at 24 equals the version-valid-for number at 92, as every
+// SQLite since 3.7.0 keeps it) with commit.
 func checkPage1(page []byte, commit uint32) error {
 	if len(page) < 100 || string(page[:16]) != "SQLite format 3\x00" {
 		return nil // not a database header (a test's random page): nothing to compare
+	}
+	pageSize := uint32(binary.BigEndian.Uint16(page[16:]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize != uint32(len(page)) {
+		return fmt.Errorf("the database header in page 1 says pages of %d bytes, the LTX header says %d", pageSize, len(page))
 	}
 	size := binary.BigEndian.Uint32(page[28:])
 	if size == 0 || binary.BigEndian.Uint32(page[24:]) != binary.BigEndian.Uint32(page[92:]) {

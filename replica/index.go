@@ -22,6 +22,7 @@ type Frame struct {
 // FileIndex is what a reader needs of one LTX file: its header and where
 // each of its pages sits. Frames are sorted by page number.
 type FileIndex struct {
+	URL    string // the replica's
 	File   storage.FileInfo
 	Header ltx.Header
 	Frames []Frame
@@ -98,14 +99,40 @@ func (r *Replica) IndexAndData(ctx context.Context, f storage.FileInfo) (*FileIn
 	if err != nil {
 		return nil, nil, r.corrupt(f, err)
 	}
-	x := &FileIndex{File: f, Header: hdr, Frames: frames}
+	x := &FileIndex{URL: r.Store.String(), File: f, Header: hdr, Frames: frames}
 	if tailLen != f.Size {
-		return x, nil, nil
+		return x, nil, r.checkFirstPage(x, head)
 	}
 	if err := r.verifyData(ctx, x, head); err != nil {
 		return nil, nil, err
 	}
 	return x, head, nil
+}
+
+// headLen is how much of a large file's start is read with its header:
+// enough for the frame of page 1 in most files, so that it can be checked
+// against the header at no extra request.
+const headLen = ltx.HeaderSize + 16<<10
+
+// checkFirstPage decodes page 1 when its frame is in head (the start of
+// the file) and checks it against the header: its page size and the
+// database size SQLite records in it (see checkPage1).
+func (r *Replica) checkFirstPage(x *FileIndex, head []byte) error {
+	if len(x.Frames) == 0 || x.Frames[0].Pgno != 1 {
+		return nil
+	}
+	fr := x.Frames[0]
+	if fr.Offset+int64(fr.Size) > int64(len(head)) {
+		return nil
+	}
+	page, err := DecodeFrame(head[fr.Offset:fr.Offset+int64(fr.Size)], 1, x.Header.PageSize)
+	if err == nil {
+		err = checkPage1(page, x.Header.Commit)
+	}
+	if err != nil {
+		return r.corruptPage(x.File, 1, err)
+	}
+	return nil
 }
 
 func (r *Replica) readHeadAndTail(ctx context.Context, f storage.FileInfo, tailLen int64) (head, tail []byte, err error) {
@@ -115,7 +142,7 @@ func (r *Replica) readHeadAndTail(ctx context.Context, f storage.FileInfo, tailL
 		tail, terr = r.ReadAt(ctx, f, f.Size-tailLen, tailLen)
 		done <- terr
 	}()
-	head, err = r.ReadAt(ctx, f, 0, ltx.HeaderSize)
+	head, err = r.ReadAt(ctx, f, 0, min(f.Size, headLen))
 	if terr := <-done; err == nil {
 		err = terr
 	}

@@ -112,8 +112,13 @@ func latestReachable(sorted []storage.FileInfo, best map[ltx.TXID]step) (ltx.TXI
 		return 0, unreachable(sorted, best, highest)
 	}
 	if highest > reach {
-		return 0, fmt.Errorf("%w: replica has a gap after TXID %s: files go up to %s but no file starts at %s",
-			ErrUnreachable, reach, highest, reach+1)
+		i := slices.IndexFunc(sorted, func(f storage.FileInfo) bool { return f.MinTXID > reach })
+		if i < 0 {
+			i = slices.IndexFunc(sorted, func(f storage.FileInfo) bool { return f.MaxTXID > reach })
+		}
+		next := sorted[i] // sorted by MinTXID: the first file past the gap
+		return 0, fmt.Errorf("%w: replica has a gap after TXID %s: files go up to %s but no file starts at %s (the next one is %s)",
+			ErrUnreachable, reach, highest, reach+1, next)
 	}
 	return reach, nil
 }

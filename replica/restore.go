@@ -80,7 +80,7 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 			return err
 		}
 		if i > 0 && hdr.PageSize != last.PageSize {
-			return r.corrupt(f, fmt.Errorf("page size %d, but the files before it have %d (only a complete database may change it)", hdr.PageSize, last.PageSize))
+			return r.corrupt(f, fmt.Errorf("page size %d, but %s before it has %d (only a complete database may change it)", hdr.PageSize, plan.Files[i-1], last.PageSize))
 		}
 		last = hdr
 		done += f.Size
@@ -104,7 +104,7 @@ func (r *Replica) checkRestored(dst *os.File, last ltx.Header, lastFile, page1Fr
 	if last.Commit == 0 {
 		return nil
 	}
-	page := make([]byte, 100)
+	page := make([]byte, last.PageSize)
 	if _, err := dst.ReadAt(page, 0); err != nil {
 		return fmt.Errorf("read back %s: %w", dst.Name(), err)
 	}

@@ -119,9 +119,9 @@ func TestRestoreChecksCommitAgainstPages(t *testing.T) {
 				if herr != nil {
 					t.Fatal(herr)
 				}
-				err = r.CheckChain(x, prev.Commit)
+				err = x.CheckAfter(prev.Commit)
 			}
-			wantCorruptFile(t, err, bad, "Index, then CheckChain")
+			wantCorruptFile(t, err, bad, "Index, then CheckAfter")
 		})
 	}
 }
@@ -211,14 +211,14 @@ func TestRestoreRefusesPageSizeChange(t *testing.T) {
 	wantCorruptFile(t, err, fileAt(t, plan.Files, 0, 2, 2), "Restore")
 }
 
-// CheckChain, for readers that build their own page map from page
+// CheckAfter, for readers that build their own page map from page
 // indexes (range reads verify no checksum): a file that grows the
 // database must hold the pages it adds, and one that changes its size
 // must hold page 1.
-func TestCheckChain(t *testing.T) {
-	r := openDir(t, t.TempDir())
+func TestCheckAfter(t *testing.T) {
 	file := func(minTXID ltx.TXID, commit uint32, pgnos ...uint32) *replica.FileIndex {
 		x := &replica.FileIndex{
+			URL:  "file:///replica",
 			File:   storage.FileInfo{Level: 0, MinTXID: minTXID, MaxTXID: minTXID},
 			Header: ltx.Header{PageSize: 4096, Commit: commit, MinTXID: minTXID, MaxTXID: minTXID},
 		}
@@ -244,7 +244,7 @@ func TestCheckChain(t *testing.T) {
 		{"grows past the lock page without it", file(5, 262146, 1, 262144, 262146), 262143, true},
 	}
 	for _, tt := range tests {
-		err := r.CheckChain(tt.x, tt.size)
+		err := tt.x.CheckAfter(tt.size)
 		var ce *replica.CorruptError
 		switch {
 		case tt.ok && err != nil:
