@@ -18,8 +18,16 @@ STATICCHECK_VERSION := v0.8.2
 # minute with -race on 2 cores (after the first build), so that is all of
 # them; if it grows slow, list only the packages with goroutines of their
 # own (e.g. ./storage/... ./replica/... ./vfs/...) and the rest run without.
-RACE_PKGS ?= ./...
+# The corruption suite (internal/corruption) has no goroutines of its own
+# and reads thousands of damaged replicas: it runs without -race.
+RACE_PKGS ?= $(shell $(GO) list ./... | grep -v /internal/corruption)
 TEST_TIMEOUT ?= 15m
+
+# The fuzz targets run briefly on every `make test`, by execution count
+# rather than -fuzztime=20s: a duration races Go's fuzz coordinator
+# (go.dev/issue/75804, "context deadline exceeded" with no crasher).
+# About 20 s each on 2 cores. Longer runs: go test -fuzz=FuzzX ./pkg
+FUZZ := $(GO) test -run='^$$' -fuzzminimizetime=3s
 
 DEMO := .cache/demo
 
@@ -110,6 +118,8 @@ test: test-deps node-deps vet lint
 	@rest="$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))" || true)"; \
 	if [ -n "$$rest" ]; then echo "$(GO) test -timeout $(TEST_TIMEOUT) (without -race) $$rest"; \
 		$(GO) test -timeout $(TEST_TIMEOUT) $$rest; fi
+	$(FUZZ) -fuzz=FuzzIndex -fuzztime=200000x ./replica
+	$(FUZZ) -fuzz=FuzzReadPath -fuzztime=600x ./internal/corruption
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/pierrec/lz4/v4"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
@@ -37,6 +38,7 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 	buf := make([]byte, hdr.PageSize)
 	grownFrom := want.grownFrom(hdr)
 	var prev, grown uint32
+	var spare []byte
 	sawPage1 := false
 	for n := 0; ; n++ {
 		if n%64 == 0 {
@@ -46,7 +48,9 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 		}
 		var ph ltx.PageHeader
 		at := cr.n
+		cr.kept, cr.keep = cr.kept[:0], true
 		err := dec.DecodePage(&ph, buf)
+		cr.keep = false
 		if err == io.EOF {
 			break
 		} else if err != nil {
@@ -54,6 +58,9 @@ func (r *Replica) decodeStream(ctx context.Context, f storage.FileInfo, src io.R
 				return hdr, interrupted(r, f, cerr)
 			}
 			return hdr, r.corruptPage(f, prev+1, fmt.Errorf("frame after page %d: %w", prev, err))
+		}
+		if err := exactBlock(ph, cr.kept, scratch(&spare, len(buf))); err != nil {
+			return hdr, r.corruptPage(f, ph.Pgno, err)
 		}
 		switch {
 		case ph.Pgno <= prev:
@@ -173,16 +180,49 @@ func checkFrame(frames []Frame, n int, ph ltx.PageHeader, from, to int64) error 
 	return nil
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it, and keeps them while
+// keep is set.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r    io.Reader
+	n    int64
+	keep bool
+	kept []byte
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.keep {
+		c.kept = append(c.kept, p[:n]...)
+	}
 	return n, err
+}
+
+// exactBlock checks that the LZ4 block of a block-format frame (raw: the
+// frame as read) decodes to exactly one page. The ltx decoder does not:
+// a block that decodes short leaves the rest of its page buffer as the
+// page before left it, and passes the checksum when those bytes happen to
+// match.
+func exactBlock(ph ltx.PageHeader, raw, page []byte) error {
+	if ph.Flags&ltx.PageHeaderFlagSize == 0 || len(raw) < ltx.PageHeaderSize+4 {
+		return nil // the older LZ4-frame format: its reader fails a short page
+	}
+	n, err := lz4.UncompressBlock(raw[ltx.PageHeaderSize+4:], page)
+	if err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	if n != len(page) {
+		return fmt.Errorf("decompressed to %d bytes, page size is %d", n, len(page))
+	}
+	return nil
+}
+
+// scratch returns a buffer of n bytes, reusing *spare.
+func scratch(spare *[]byte, n int) []byte {
+	if len(*spare) != n {
+		*spare = make([]byte, n)
+	}
+	return *spare
 }
 
 // checkHeader checks what a header says against the file's name and

@@ -137,5 +137,3 @@ func restoreAt(t testing.TB, dir string, at time.Time) (replica.Plan, string, er
 	sum, err := digestFile(ctx, out)
 	return plan, sum, err
 }
-
-
