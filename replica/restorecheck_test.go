@@ -218,7 +218,7 @@ func TestRestoreRefusesPageSizeChange(t *testing.T) {
 func TestCheckAfter(t *testing.T) {
 	file := func(minTXID ltx.TXID, commit uint32, pgnos ...uint32) *replica.FileIndex {
 		x := &replica.FileIndex{
-			URL:  "file:///replica",
+			URL:    "file:///replica",
 			File:   storage.FileInfo{Level: 0, MinTXID: minTXID, MaxTXID: minTXID},
 			Header: ltx.Header{PageSize: 4096, Commit: commit, MinTXID: minTXID, MaxTXID: minTXID},
 		}
