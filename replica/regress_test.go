@@ -52,13 +52,6 @@ func withIndex(t testing.TB, b []byte, entries ...indexEntry) []byte {
 	return append(out, b[n-ltx.TrailerSize:]...)
 }
 
-// withCommit returns a copy of the LTX file b whose header says commit pages.
-func withCommit(b []byte, commit uint32) []byte {
-	out := append([]byte(nil), b...)
-	binary.BigEndian.PutUint32(out[12:], commit)
-	return out
-}
-
 // indexOf indexes data stored in a new replica as the file its header
 // names: an L9 snapshot when it starts at TXID 1, else a level-0 file (an
 // L9 snapshot [1-1] when the header is unreadable).
