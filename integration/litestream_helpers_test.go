@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -162,11 +163,34 @@ func checkBank(q interface {
 	return pad, nil
 }
 
+// litestreamProc is a running `litestream replicate`.
+type litestreamProc struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	once sync.Once
+}
+
+// stop ends the process (SIGTERM, then SIGKILL after 10 s) and waits for
+// it: the replica then changes no more. It may be called more than once.
+func (p *litestreamProc) stop() {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+}
+
 // startLitestream runs `litestream replicate` on db into the directory
 // replica rep, with short intervals (sync 100 ms, L1 compaction every
-// 2 s, snapshots every 10 s, level-0 files kept a minute), until the test
-// ends. It returns the process's log.
-func startLitestream(t *testing.T, db, rep string) *syncBuffer {
+// 2 s, snapshots every 10 s, level-0 files kept a minute), until stop or
+// the end of the test.
+func startLitestream(t *testing.T, db, rep string) *litestreamProc {
 	t.Helper()
 	bin := testenv.Litestream(t)
 	cfg := filepath.Join(t.TempDir(), "litestream.yml")
@@ -198,9 +222,9 @@ dbs:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p := &litestreamProc{cmd: cmd, log: log}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		p.stop()
 		if t.Failed() {
 			t.Logf("litestream log:\n%s", log.String())
 		}
@@ -209,7 +233,7 @@ dbs:
 		entries, _ := os.ReadDir(filepath.Join(rep, "ltx", "0"))
 		return len(entries) > 0, "no level-0 file in the replica yet; litestream log:\n" + log.String()
 	})
-	return log
+	return p
 }
 
 // bankDigest sums up a bank database: every account and every padding

@@ -54,7 +54,7 @@ func TestRestoreLitestreamReplica(t *testing.T) {
 	dir := t.TempDir()
 	b := newBank(t, filepath.Join(dir, "bank.db"))
 	rep := filepath.Join(dir, "replica")
-	startLitestream(t, b.path, rep)
+	ls := startLitestream(t, b.path, rep)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.run(ctx); err != nil {
@@ -83,6 +83,9 @@ func TestRestoreLitestreamReplica(t *testing.T) {
 		return got == want, "the latest state restored (TXID " + plan.TXID.String() + ") is not the local database yet"
 	})
 
+	// From here on the replica stays as it is: Litestream's retention
+	// would otherwise delete level-0 files under the restores.
+	ls.stop()
 	files, err := r.Files(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +101,8 @@ func TestRestoreLitestreamReplica(t *testing.T) {
 	sort.Slice(txids, func(i, j int) bool { return txids[i] < txids[j] })
 	restored, unreachable := 0, 0
 	for i, txid := range txids {
-		if len(txids) > 40 && i%(len(txids)/40) != 0 && i != len(txids)-1 {
-			continue // about 40 states, the last included
+		if len(txids) > 12 && i%(len(txids)/12) != 0 && i != len(txids)-1 {
+			continue // about 12 states, the last included
 		}
 		db, plan, err := restoreBank(t, r, replica.AtTXID(txid))
 		if errors.Is(err, replica.ErrUnreachable) {
@@ -117,6 +120,9 @@ func TestRestoreLitestreamReplica(t *testing.T) {
 			t.Errorf("TXID %s: integrity_check: %s %v", txid, ok, err)
 		}
 		restored++
+		if restored%3 != 1 {
+			continue
+		}
 		// The same state by its commit time.
 		h, err := r.ParsedHeader(context.Background(), plan.Files[len(plan.Files)-1])
 		if err != nil {
@@ -128,7 +134,7 @@ func TestRestoreLitestreamReplica(t *testing.T) {
 			t.Errorf("at the time of TXID %s: %v", txid, err)
 		}
 	}
-	t.Logf("%d transfers, %d growths, %d VACUUMs; %d files; %d states restored by TXID and by time, %d inside compacted ranges",
+	t.Logf("%d transfers, %d growths, %d VACUUMs; %d files; %d states restored by TXID (a third also by time), %d inside compacted ranges",
 		b.transfers, b.grows, b.vacuums, len(files), restored, unreachable)
 	if restored == 0 || b.vacuums == 0 {
 		t.Error("nothing was tested")
