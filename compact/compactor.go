@@ -126,7 +126,7 @@ func (c *Compactor) run(ctx context.Context, s steps, dry bool) (Report, error) 
 			rep.Problems = append(rep.Problems, why)
 		}
 	}
-	p := &pass{c: c, v: v, now: now, dry: dry, rep: &rep}
+	p := &pass{c: c, v: v, now: now, dry: dry, rep: &rep, planned: make(map[storage.FileKey]time.Time)}
 	compactedL1 := false
 	for _, level := range s.levels {
 		if ctx.Err() != nil {
@@ -144,6 +144,7 @@ func (c *Compactor) run(ctx context.Context, s steps, dry bool) (Report, error) 
 	}
 	if s.l0Ret || compactedL1 {
 		p.l0Retention(ctx)
+		p.duplicates(ctx)
 	}
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
@@ -172,6 +173,27 @@ type pass struct {
 	now time.Time
 	dry bool
 	rep *Report
+	// planned are the outputs a dry run would write, with their commit
+	// times: in the view, so that later steps see them, but never read.
+	planned map[storage.FileKey]time.Time
+}
+
+// commitTime is the commit time of f's last TXID, from its header.
+func (p *pass) commitTime(ctx context.Context, f storage.FileInfo) (time.Time, error) {
+	if t, ok := p.planned[f.Key()]; ok {
+		return t, nil
+	}
+	h, err := p.c.rep.ParsedHeader(ctx, f)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(h.Timestamp), nil
+}
+
+// checkHeader reads f's header (a planned file is taken as good).
+func (p *pass) checkHeader(ctx context.Context, f storage.FileInfo) error {
+	_, err := p.commitTime(ctx, f)
+	return err
 }
 
 func (p *pass) problem(err error) {
@@ -195,15 +217,21 @@ func (p *pass) markBad(err error) bool {
 	return true
 }
 
-// maxBadRetries bounds how many corrupt files one step routes around.
-const maxBadRetries = 8
+// maxRetries bounds how many corrupt or vanished files one step routes
+// around.
+const maxRetries = 8
 
 // merge writes (or, in a dry run, plans) one merge of chain into level.
 func (p *pass) merge(ctx context.Context, chain []storage.FileInfo, level int) (Merge, error) {
 	m := Merge{Inputs: chain}
 	m.Output = storage.FileInfo{Level: level, MinTXID: chain[0].MinTXID, MaxTXID: chain[len(chain)-1].MaxTXID, ModTime: p.now}
 	if p.dry {
+		t, err := p.commitTime(ctx, chain[len(chain)-1])
+		if err != nil {
+			return m, err
+		}
 		m.Outcome = Planned
+		p.planned[m.Output.Key()] = t
 		return m, nil
 	}
 	start := time.Now()

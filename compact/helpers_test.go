@@ -61,10 +61,11 @@ func (c *clock) Advance(d time.Duration) time.Time {
 // what the database held after each TXID.
 type env struct {
 	t     testing.TB
-	store *filestore.Store
+	store storage.Backend
 	rep   *replica.Replica
 	w     *ltxtest.Writer
-	clock *clock
+	clock *clock // nil when the env runs on the real clock
+	now   func() time.Time
 
 	mu    sync.Mutex
 	truth map[ltx.TXID]string
@@ -77,14 +78,28 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvOn(t, st, filepath.Join(dir, "local.db"))
+	return newEnvOn(t, st, filepath.Join(dir, "local.db"), newClock())
 }
 
-func newEnvOn(t testing.TB, st *filestore.Store, local string) *env {
-	e := &env{t: t, store: st, clock: newClock(), truth: make(map[ltx.TXID]string)}
+// newRealtimeEnv is newEnv on the real clock.
+func newRealtimeEnv(t testing.TB) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := filestore.New(filepath.Join(dir, "replica"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, st, filepath.Join(dir, "local.db"), nil)
+}
+
+func newEnvOn(t testing.TB, st storage.Backend, local string, c *clock) *env {
+	e := &env{t: t, store: st, clock: c, now: time.Now, truth: make(map[ltx.TXID]string)}
+	if c != nil {
+		e.now = c.Now
+	}
 	e.rep = replica.New(st)
 	e.rep.Retry = fastRetry
-	e.w = ltxtest.NewWriter(t, st, local, ltxtest.Clock(e.clock.Now))
+	e.w = ltxtest.NewWriter(t, st, local, ltxtest.Clock(e.now))
 	e.exec(`create table t(id integer primary key, v text)`)
 	return e
 }
@@ -115,7 +130,9 @@ func (e *env) record(txid ltx.TXID) {
 func (e *env) commits(n int, step time.Duration) {
 	e.t.Helper()
 	for range n {
-		e.clock.Advance(step)
+		if e.clock != nil {
+			e.clock.Advance(step)
+		}
 		switch txid := e.w.TXID() + 1; txid % 5 {
 		case 0:
 			e.exec(`update t set v = hex(randomblob(60)) where id % 7 = ?`, int(txid)%7)
@@ -154,7 +171,7 @@ func summarize(t testing.TB, db *sql.DB) string {
 
 func (e *env) compactor(cfg compact.Config) *compact.Compactor {
 	if cfg.Now == nil {
-		cfg.Now = e.clock.Now
+		cfg.Now = e.now
 	}
 	if cfg.Merge.TempDir == "" {
 		cfg.Merge.TempDir = e.t.TempDir()
@@ -194,14 +211,22 @@ func names(files []storage.FileInfo) []string {
 // compactors that raced and both wrote.
 func checkLevelsDisjoint(t testing.TB, files []storage.FileInfo) {
 	t.Helper()
+	if msg := overlapping(files); msg != "" {
+		t.Error(msg)
+	}
+}
+
+// overlapping names two files of one level (1-8) that overlap, if any.
+func overlapping(files []storage.FileInfo) string {
 	for level := 1; level < storage.SnapshotLevel; level++ {
 		fs := levelOf(files, level)
 		for i := 1; i < len(fs); i++ {
 			if fs[i].MinTXID <= fs[i-1].MaxTXID {
-				t.Errorf("level %d has overlapping files %s and %s", level, fs[i-1], fs[i])
+				return fmt.Sprintf("level %d has overlapping files %s and %s", level, fs[i-1], fs[i])
 			}
 		}
 	}
+	return ""
 }
 
 // reachable lists every TXID a restore can reach with files, in order.

@@ -17,6 +17,10 @@ type Report struct {
 	Merges []Merge
 	// Deleted are the files retention removed (or would remove).
 	Deleted []Deletion
+	// Kept are files the retention rules would delete but the pass kept,
+	// and why: without them a TXID would lose its only cover or the latest
+	// state its only chain of files.
+	Kept []Deletion
 	// Problems are what the pass skipped and why: corrupt files, gaps,
 	// storage errors of one step. The pass went on with the rest.
 	Problems []error
@@ -111,6 +115,9 @@ func (r Report) Print(w io.Writer) {
 	}
 	for _, d := range r.Deleted {
 		fmt.Fprintf(w, "%-11s %s (%s): %s\n", verb, d.File, Bytes(d.File.Size), d.Reason)
+	}
+	for _, d := range r.Kept {
+		fmt.Fprintf(w, "%-11s %s: %s\n", "kept", d.File, d.Reason)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "%-11s %v\n", "skipped", p)

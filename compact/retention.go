@@ -26,7 +26,11 @@ import (
 //     younger level-0 file, so that the level-0 files kept are contiguous,
 //     and the newest level-0 file stays.
 //
-// strata adds a check to every deletion: the TXIDs from the floor up to
+// strata adds a repair: a file of levels 1-8 that another file of its level
+// contains (two compactors raced and both wrote) is deleted once it is
+// older than L0Retention, like a level-0 file.
+//
+// And strata adds a check to every deletion: the TXIDs from the floor up to
 // the latest that the files cover before the deletion must still be
 // covered after it, and the latest state must stay reachable. A file whose
 // deletion would break that is kept and reported; and a file only counts
@@ -66,7 +70,7 @@ func (p *pass) snapshotRetention(ctx context.Context) {
 		}
 	}
 	// The snapshots deleted are only replaced if the one kept is real.
-	if _, err := p.c.rep.ParsedHeader(ctx, base); err != nil {
+	if err := p.checkHeader(ctx, base); err != nil {
 		if !p.markBad(err) {
 			p.problem(fmt.Errorf("snapshot retention of %s: %w", p.c.rep, err))
 		}
@@ -98,7 +102,7 @@ func (p *pass) l0Retention(ctx context.Context) {
 	if keep < 0 {
 		return
 	}
-	for range maxBadRetries {
+	for range maxRetries {
 		del, err := p.l0Candidates(ctx, keep)
 		if p.markBad(err) {
 			continue // a cover was junk: compute again without it
@@ -138,12 +142,56 @@ func (p *pass) l0Candidates(ctx context.Context, keep time.Duration) ([]Deletion
 	lo, hi := del[0].File.MinTXID, del[len(del)-1].File.MaxTXID
 	for _, f := range upper {
 		if f.MaxTXID >= lo && f.MinTXID <= hi {
-			if _, err := p.c.rep.ParsedHeader(ctx, f); err != nil {
+			if err := p.checkHeader(ctx, f); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return del, nil
+}
+
+// duplicates deletes files of levels 1-8 that two compactors wrote for
+// overlapping ranges, once older than L0Retention: of each level it keeps
+// the chain of files that reaches furthest (where each file starts right
+// after the one before it ends) and deletes the files beside that chain
+// whose TXIDs the chain holds.
+func (p *pass) duplicates(ctx context.Context) {
+	keep := p.c.cfg.L0Retention
+	if keep < 0 {
+		return
+	}
+	threshold := p.now.Add(-keep)
+	var del []Deletion
+	for level := 1; level < storage.SnapshotLevel; level++ {
+		files := p.v.level(level)
+		path := longestChain(files)
+		if len(path) == len(files) {
+			continue
+		}
+		on := make(map[storage.FileKey]bool, len(path))
+		for _, f := range path {
+			on[f.Key()] = true
+		}
+		cov := coverage(path)
+		for _, f := range files {
+			if on[f.Key()] || !covered(cov, f.MinTXID, f.MaxTXID) || !f.ModTime.Before(threshold) {
+				continue
+			}
+			// The files that hold its TXIDs instead must be real.
+			for _, g := range path {
+				if g.MaxTXID >= f.MinTXID && g.MinTXID <= f.MaxTXID {
+					if err := p.checkHeader(ctx, g); err != nil {
+						if !p.markBad(err) {
+							p.problem(fmt.Errorf("check %s of %s: %w", g, p.c.rep, err))
+						}
+						return
+					}
+				}
+			}
+			del = append(del, Deletion{f, fmt.Sprintf("duplicate: other files of level %d hold TXIDs %s-%s (two compactors raced)", level, f.MinTXID, f.MaxTXID)})
+		}
+	}
+	p.delete(ctx, del, 1)
 }
 
 // delete removes files after checking that the TXIDs from protectFrom to
@@ -186,7 +234,7 @@ func (p *pass) safe(del []Deletion, protectFrom ltx.TXID) []Deletion {
 		kept := del[:0:0]
 		for _, d := range del {
 			if r, hit := overlaps(d.File, lost); hit {
-				p.problem(fmt.Errorf("kept %s of %s: it is the only cover of TXIDs %s-%s", d.File, p.c.rep, r.lo, r.hi))
+				p.kept(d, fmt.Sprintf("the only cover of TXIDs %s-%s", r.lo, r.hi))
 				continue
 			}
 			kept = append(kept, d)
@@ -199,11 +247,26 @@ func (p *pass) safe(del []Deletion, protectFrom ltx.TXID) []Deletion {
 	if _, err := replica.BuildPlan(p.v.files, 0); err != nil {
 		return del // nothing reachable before either: coverage is the guard
 	}
-	if _, err := replica.BuildPlan(p.without(del), 0); err != nil {
-		p.problem(fmt.Errorf("kept %d files of %s that retention would delete: without them the latest state is unreachable: %w", len(del), p.c.rep, err))
-		return nil
+	if _, err := replica.BuildPlan(p.without(del), 0); err == nil {
+		return del
 	}
-	return del
+	// Some of them are on the only way to the latest state: keep those,
+	// one by one.
+	var ok []Deletion
+	for _, d := range del {
+		if _, err := replica.BuildPlan(p.without(append(ok, d)), 0); err != nil {
+			p.kept(d, fmt.Sprintf("on the only chain of files to the latest state (%v)", err))
+			continue
+		}
+		ok = append(ok, d)
+	}
+	return ok
+}
+
+// kept notes a file retention would delete and keeps.
+func (p *pass) kept(d Deletion, why string) {
+	p.rep.Kept = append(p.rep.Kept, Deletion{d.File, why + "; retention would delete it: " + d.Reason})
+	p.c.cfg.Logger.Debug("kept", "replica", p.c.rep.String(), "file", d.File.String(), "why", why)
 }
 
 func (p *pass) without(del []Deletion) []storage.FileInfo {

@@ -158,3 +158,41 @@ func cover(files []storage.FileInfo, start, end ltx.TXID) ([]storage.FileInfo, l
 	}
 	return chain, 0, true
 }
+
+// longestChain is the chain of files (each starting right after the one
+// before it ends) that reaches the highest TXID from the first file's
+// start, with the fewest files; files must be in (MinTXID, MaxTXID) order.
+func longestChain(files []storage.FileInfo) []storage.FileInfo {
+	if len(files) == 0 {
+		return nil
+	}
+	type step struct {
+		n    int
+		last int // index of the file that ends here
+	}
+	origin := files[0].MinTXID - 1
+	best := map[ltx.TXID]step{origin: {0, -1}}
+	for i, f := range files {
+		from, ok := best[f.MinTXID-1]
+		if !ok {
+			continue
+		}
+		if cur, ok := best[f.MaxTXID]; !ok || from.n+1 < cur.n {
+			best[f.MaxTXID] = step{from.n + 1, i}
+		}
+	}
+	end := origin
+	for txid := range best {
+		end = max(end, txid)
+	}
+	var path []storage.FileInfo
+	for txid := end; txid != origin; {
+		f := files[best[txid].last]
+		path = append(path, f)
+		txid = f.MinTXID - 1
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return path
+}
