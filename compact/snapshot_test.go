@@ -22,7 +22,7 @@ func TestScheduledSnapshotAtTheBoundary(t *testing.T) {
 	c := e.compactor(compact.Config{})
 	e.clock.Set(epoch.Add(24*time.Hour - 2*time.Minute))
 	e.commits(12, 20*time.Second) // 23:58:20 ... 00:02:00 the next day
-	before := e.w.TXID() - 7       // TXID 6, committed at 23:59:40, the last before midnight
+	before := e.w.TXID() - 7      // TXID 6, committed at 23:59:40, the last before midnight
 
 	rep := pass(t, c)
 	snaps := levelOf(e.files(), storage.SnapshotLevel)
