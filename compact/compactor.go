@@ -39,7 +39,7 @@ type Compactor struct {
 // New returns a compactor of rep. Zero fields of cfg get defaults; an
 // invalid cfg is reported by the first pass.
 func New(rep *replica.Replica, cfg Config) *Compactor {
-	return &Compactor{rep: rep, cfg: cfg.withDefaults(), bad: make(map[storage.FileKey]error)}
+	return &Compactor{rep: rep, cfg: cfg.WithDefaults(), bad: make(map[storage.FileKey]error)}
 }
 
 // Config is the configuration in use, defaults filled in.

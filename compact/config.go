@@ -65,8 +65,8 @@ const (
 	EnvL0Retention       = "STRATA_L0_RETENTION"
 )
 
-// withDefaults fills zero fields.
-func (c Config) withDefaults() Config {
+// WithDefaults is c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config {
 	if len(c.Levels) == 0 {
 		c.Levels = append([]time.Duration(nil), DefaultLevels...)
 	}
@@ -125,9 +125,21 @@ func ParseLevels(s string) ([]time.Duration, error) {
 func FormatLevels(levels []time.Duration) string {
 	parts := make([]string, len(levels))
 	for i, d := range levels {
-		parts[i] = d.String()
+		parts[i] = shortDuration(d)
 	}
 	return strings.Join(parts, ",")
+}
+
+// shortDuration writes 5m rather than 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Param names of Set, for URI parameters and flags.

@@ -58,7 +58,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 // Zero fields get Litestream 0.5's defaults.
 func TestDefaults(t *testing.T) {
-	cfg := compact.New(nil, compact.Config{}).Config()
+	cfg := compact.Config{}.WithDefaults()
 	if !slices.Equal(cfg.Levels, []time.Duration{30 * time.Second, 5 * time.Minute, time.Hour}) ||
 		cfg.SnapshotInterval != 24*time.Hour || cfg.SnapshotRetention != 24*time.Hour ||
 		cfg.L0Retention != 5*time.Minute || cfg.L0RetentionCheckInterval != 15*time.Second {

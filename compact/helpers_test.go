@@ -66,9 +66,13 @@ type env struct {
 	w     *ltxtest.Writer
 	clock *clock // nil when the env runs on the real clock
 	now   func() time.Time
+	truth *truth
+}
 
-	mu    sync.Mutex
-	truth map[ltx.TXID]string
+// truth is what the database held after each TXID.
+type truth struct {
+	mu sync.Mutex
+	m  map[ltx.TXID]string
 }
 
 func newEnv(t testing.TB) *env {
@@ -93,7 +97,7 @@ func newRealtimeEnv(t testing.TB) *env {
 }
 
 func newEnvOn(t testing.TB, st storage.Backend, local string, c *clock) *env {
-	e := &env{t: t, store: st, clock: c, now: time.Now, truth: make(map[ltx.TXID]string)}
+	e := &env{t: t, store: st, clock: c, now: time.Now, truth: &truth{m: make(map[ltx.TXID]string)}}
 	if c != nil {
 		e.now = c.Now
 	}
@@ -120,9 +124,9 @@ func (e *env) exec(query string, args ...any) storage.FileInfo {
 
 func (e *env) record(txid ltx.TXID) {
 	sum := summarize(e.t, e.w.DB())
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.truth[txid] = sum
+	e.truth.mu.Lock()
+	defer e.truth.mu.Unlock()
+	e.truth.m[txid] = sum
 }
 
 // commits makes n commits, one every step of the clock: inserts, updates
@@ -287,9 +291,9 @@ func (e *env) restoreEquals(t testing.TB, files []storage.FileInfo, txid ltx.TXI
 		t.Fatal(err)
 	}
 	defer db.Close()
-	e.mu.Lock()
-	want, ok := e.truth[txid]
-	e.mu.Unlock()
+	e.truth.mu.Lock()
+	want, ok := e.truth.m[txid]
+	e.truth.mu.Unlock()
 	if !ok {
 		t.Fatalf("no truth recorded for TXID %s", txid)
 	}
