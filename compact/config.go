@@ -205,7 +205,7 @@ func ConfigFromEnv() (Config, error) {
 // made just before the boundary have landed by then, so that compactors
 // in several processes see the same files and choose the same output.
 func settle(interval time.Duration) time.Duration {
-	return min(max(interval/8, 10*time.Millisecond), 5*time.Second)
+	return min(max(interval/4, 50*time.Millisecond), 5*time.Second)
 }
 
 // boundary is the end of the last whole interval a run at now may compact:

@@ -27,8 +27,8 @@ func (p *pass) compactLevel(ctx context.Context, level int) bool {
 	cutoff := boundary(p.now, interval)
 	for range maxRetries {
 		chain, err := p.levelInputs(ctx, level, cutoff)
-		if p.markBad(err) {
-			continue // route around the corrupt file
+		if p.markBad(err) || p.vanished(ctx, err) {
+			continue // route around the corrupt or deleted file
 		}
 		if err != nil {
 			p.problem(fmt.Errorf("compact level %d of %s: %w", level, p.c.rep, err))
@@ -47,7 +47,7 @@ func (p *pass) compactLevel(ctx context.Context, level int) bool {
 		if p.markBad(err) {
 			continue
 		}
-		if errors.Is(err, storage.ErrNotFound) && p.refresh(ctx) == nil {
+		if p.vanished(ctx, err) {
 			continue // another compactor's retention removed an input
 		}
 		if err != nil {
@@ -86,6 +86,13 @@ func (p *pass) doneElsewhere(ctx context.Context, level int, chain []storage.Fil
 		}
 	}
 	return done, nil
+}
+
+// vanished reports whether err says a file the pass counted on is gone
+// (another compactor's retention deleted it) and, if so, lists the replica
+// again so that the step can start over.
+func (p *pass) vanished(ctx context.Context, err error) bool {
+	return errors.Is(err, storage.ErrNotFound) && p.refresh(ctx) == nil
 }
 
 // refresh lists the replica again, after files the pass counted on

@@ -71,7 +71,7 @@ func (p *pass) snapshotRetention(ctx context.Context) {
 	}
 	// The snapshots deleted are only replaced if the one kept is real.
 	if err := p.checkHeader(ctx, base); err != nil {
-		if !p.markBad(err) {
+		if !p.markBad(err) && !p.vanished(ctx, err) {
 			p.problem(fmt.Errorf("snapshot retention of %s: %w", p.c.rep, err))
 		}
 		return
@@ -104,8 +104,8 @@ func (p *pass) l0Retention(ctx context.Context) {
 	}
 	for range maxRetries {
 		del, err := p.l0Candidates(ctx, keep)
-		if p.markBad(err) {
-			continue // a cover was junk: compute again without it
+		if p.markBad(err) || p.vanished(ctx, err) {
+			continue // a cover was junk or is gone: compute again
 		}
 		if err != nil {
 			p.problem(fmt.Errorf("level-0 retention of %s: %w", p.c.rep, err))
@@ -181,7 +181,7 @@ func (p *pass) duplicates(ctx context.Context) {
 			for _, g := range path {
 				if g.MaxTXID >= f.MinTXID && g.MinTXID <= f.MaxTXID {
 					if err := p.checkHeader(ctx, g); err != nil {
-						if !p.markBad(err) {
+						if !p.markBad(err) && !p.vanished(ctx, err) {
 							p.problem(fmt.Errorf("check %s of %s: %w", g, p.c.rep, err))
 						}
 						return

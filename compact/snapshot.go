@@ -2,7 +2,6 @@ package compact
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -24,7 +23,7 @@ import (
 func (p *pass) snapshot(ctx context.Context, latest bool) {
 	for range maxRetries {
 		chain, err := p.snapshotInputs(ctx, latest)
-		if p.markBad(err) {
+		if p.markBad(err) || p.vanished(ctx, err) {
 			continue
 		}
 		if err != nil {
@@ -38,7 +37,7 @@ func (p *pass) snapshot(ctx context.Context, latest bool) {
 		if p.markBad(err) {
 			continue
 		}
-		if errors.Is(err, storage.ErrNotFound) && p.refresh(ctx) == nil {
+		if p.vanished(ctx, err) {
 			continue // another compactor's retention removed an input
 		}
 		if err != nil {
