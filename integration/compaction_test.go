@@ -218,7 +218,10 @@ func soak(t *testing.T, store storage.Backend, url string, compactors func(conte
 					violations.Add(1)
 					report(fmt.Errorf("reader %d: %w", i, err))
 				case err != nil:
-					report(fmt.Errorf("reader %d: %w (VFS: %v)", i, err, strataVFS(t).LastError()))
+					files, _ := listLowToHigh(ctx, rep)
+					_, perr := replica.BuildPlan(files, ltx.TXID(seen+1))
+					report(fmt.Errorf("reader %d, last at TXID %d (still in the replica: %v), the writer at %s: %w (VFS: %v)",
+						i, seen+1, perr == nil, b.w.TXID(), err, strataVFS(t).LastError()))
 				case s.counter < seen:
 					violations.Add(1)
 					report(fmt.Errorf("reader %d went back in time: counter %d after %d", i, s.counter, seen))
