@@ -379,7 +379,7 @@ func TestStrataCompactsWhatLitestreamWrote(t *testing.T) {
 			stop := live.replicate(t, tg, noCompaction)
 			for range 30 {
 				live.transfer(t)
-				time.Sleep(20 * time.Millisecond) // several syncs, several level-0 files
+				time.Sleep(70 * time.Millisecond) // several syncs, several level-0 files
 			}
 			caughtUp(t, r, live.state(t))
 			stop()
