@@ -67,6 +67,7 @@ func listInOrder(ctx context.Context, r *replica.Replica) ([]storage.FileInfo, e
 // one range (if the compactors ever raced and both wrote, the duplicate is
 // deleted), and every state restores to the truth.
 func TestConcurrentWriterAndCompactorsNeverLoseCoverage(t *testing.T) {
+	t.Parallel()
 	e := newRealtimeEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

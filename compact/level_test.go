@@ -65,6 +65,7 @@ func simulate(t testing.TB, e *env, until time.Time, step, passEvery time.Durati
 // and level 3 two; the files of each level tile the history without
 // overlap, and every state they reach restores to what the database held.
 func TestLevelsTileTheHistory(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	levels := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}
 	c := e.compactor(compact.Config{Levels: levels, L0Retention: -1, SnapshotInterval: -1})
@@ -113,11 +114,12 @@ func commitTime(txid ltx.TXID) time.Time {
 // interval choose the same files: exclusive creation lets one write each,
 // the other finds it there, and no level gets two files for one range.
 func TestCompactorsRacingWriteEachFileOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.compactor(compact.Config{SnapshotInterval: -1})
 	b := e.compactor(compact.Config{SnapshotInterval: -1})
 	var writes, exists int
-	for round := range 40 {
+	for round := range 20 {
 		e.commits(3, 4*time.Second) // 12 s of commits per round
 		var wg sync.WaitGroup
 		reps := make([]compact.Report, 2)
