@@ -19,7 +19,6 @@ type compactFlags struct {
 	levels                      string
 	snapInterval, snapRetention time.Duration
 	l0Retention                 time.Duration
-	cfg                         compact.Config
 }
 
 func (f *compactFlags) register(fs *flag.FlagSet) error {
