@@ -217,6 +217,30 @@ func (p *pass) markBad(err error) bool {
 	return true
 }
 
+// vanished reports whether err says a file the pass counted on is gone
+// (another compactor's retention deleted it) and, if so, lists the replica
+// again so that the step can start over.
+func (p *pass) vanished(ctx context.Context, err error) bool {
+	return errors.Is(err, storage.ErrNotFound) && p.refresh(ctx) == nil
+}
+
+// refresh lists the replica again, after files the pass counted on
+// vanished.
+func (p *pass) refresh(ctx context.Context) error {
+	files, err := p.c.rep.Files(ctx)
+	if err != nil {
+		return err
+	}
+	v := newView(files, p.c.isBad)
+	for _, f := range p.v.files {
+		if _, ok := p.planned[f.Key()]; ok {
+			v.add(f)
+		}
+	}
+	p.v = v
+	return nil
+}
+
 // maxRetries bounds how many corrupt or vanished files one step routes
 // around.
 const maxRetries = 8
