@@ -182,9 +182,11 @@ func (b *lockedBuffer) String() string {
 // soak runs, for soakDuration, a writer committing transfers as fast as it
 // can, compaction (started by compactors, which returns how to stop it),
 // three readers that check the invariant and that every state they see is
-// one the writer uploaded, never an older one than they saw before, and a
+// one the writer uploaded, never an older one than they saw before, a
 // reader travelling in time (txid= and PRAGMA strata_time) to states still
-// retained. Then: no violation, no error surfaced to a reader, a bounded
+// retained, and a checker listing the replica to see that the latest state
+// the writer uploaded stays reachable (no deletion removed the only cover
+// of a TXID). Then: no violation, no error surfaced to a reader, a bounded
 // number of files, no level with overlapping files, and every state the
 // files still reach restores to the truth.
 func soak(t *testing.T, store storage.Backend, url string, compactors func(context.Context, *sync.WaitGroup, func(error)) func()) {
@@ -237,6 +239,25 @@ func soak(t *testing.T, store storage.Backend, url string, compactors func(conte
 			}
 		})
 	}
+	var checks atomic.Int64
+	wg.Go(func() { // coverage: the latest state stays reachable from the files
+		for readersCtx.Err() == nil {
+			floor := b.w.TXID()
+			files, err := listLowToHigh(readersCtx, rep)
+			if err != nil {
+				if readersCtx.Err() == nil {
+					report(err)
+				}
+				return
+			}
+			if plan, err := replica.BuildPlan(files, 0); err != nil || plan.TXID < floor {
+				violations.Add(1)
+				report(fmt.Errorf("coverage lost: the files reach TXID %s (%v), the writer had uploaded %s", plan.TXID, err, floor))
+			}
+			checks.Add(1)
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 	wg.Go(func() { // the time traveller
 		rng := rand.New(rand.NewPCG(3, 4))
 		for readersCtx.Err() == nil {
@@ -303,8 +324,8 @@ func soak(t *testing.T, store storage.Backend, url string, compactors func(conte
 			t.Errorf("restore at TXID %s: counter %d %s, want %d %s", txid, got.counter, got.digest, want.counter, want.digest)
 		}
 	}
-	t.Logf("%s: %d commits, %d reads, %d trips in time (%d skipped: state no longer retained), %d violations; %d files at the end, %d states restored and compared with the truth",
-		url, b.w.TXID(), reads.Load(), travels.Load(), skipped.Load(), violations.Load(), len(files), len(txids))
+	t.Logf("%s: %d commits, %d reads, %d trips in time (%d skipped: state no longer retained), %d coverage checks, %d violations; %d files at the end, %d states restored and compared with the truth",
+		url, b.w.TXID(), reads.Load(), travels.Load(), skipped.Load(), checks.Load(), violations.Load(), len(files), len(txids))
 }
 
 // travel opens a random state the files still reach, by TXID (URI) or by
