@@ -136,8 +136,9 @@ func TestLitestreamRestoresWhatStrataCompacted(t *testing.T) {
 			b := newBank(t, tg.store)
 			r := replica.New(tg.store)
 			// Three rounds of commits; the first two compacted (levels 1-3, a
-			// snapshot, level 0 pruned), the last left at level 0.
-			for round, ahead := range []time.Duration{2 * time.Hour, 4 * time.Hour, 0} {
+			// snapshot, level 0 pruned), the last left at level 0. The clock
+			// runs a day ahead, past the next midnight: the snapshot boundary.
+			for round, ahead := range []time.Duration{25 * time.Hour, 50 * time.Hour, 0} {
 				for range 25 {
 					if err := b.transfer(); err != nil {
 						t.Fatal(err)
