@@ -52,6 +52,10 @@ type Config struct {
 	// Sizes in MiB; zero picks the quick or full default.
 	ScanMiB, LookupMiB, S5CacheMiB int
 
+	// C1Commits is how many commits C1 replays, one every 4.32 s (0:
+	// 20,000, a day); C2MiB the size of C2's database (0: 256).
+	C1Commits, C2MiB int
+
 	Timeout time.Duration // bound on one child run
 
 	// Openers are the ways of opening a replica the binary offers; Opener
@@ -112,8 +116,12 @@ func (c *Config) check() error {
 			expanded = append(expanded, S2PK, S2Index)
 			continue
 		}
-		if !slices.Contains(AllScenarios, s) {
-			return fmt.Errorf("unknown scenario %q (have %v, or S2 for both lookups)", s, AllScenarios)
+		if s == c1Alias {
+			expanded = append(expanded, C1L0, C1Compacted)
+			continue
+		}
+		if !slices.Contains(AllScenarios, s) && !slices.Contains(CompactionScenarios, s) {
+			return fmt.Errorf("unknown scenario %q (have %v, %v, or S2 for both lookups, C1 for both opens)", s, AllScenarios, CompactionScenarios)
 		}
 		expanded = append(expanded, s)
 	}

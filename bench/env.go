@@ -23,6 +23,9 @@ const (
 
 // roleOf is the dataset scenario s runs on.
 func roleOf(s string) string {
+	if role, ok := compactionRole(s); ok {
+		return role
+	}
 	if s == S1Open || s == S3Scan {
 		return scanData
 	}
@@ -64,7 +67,12 @@ func setup(ctx context.Context, cfg Config, sz sizes) (e *env, err error) {
 		if e.datasets[role] != nil {
 			continue
 		}
-		if e.datasets[role], err = e.generate(ctx, role, mib[role]); err != nil {
+		if _, ok := compactionRole(s); ok {
+			e.datasets[role], err = e.generateCompaction(ctx, role, sz.Scan)
+		} else {
+			e.datasets[role], err = e.generate(ctx, role, mib[role])
+		}
+		if err != nil {
 			return e, err
 		}
 	}

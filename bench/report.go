@@ -53,6 +53,7 @@ type report struct {
 // it is reported by S1.
 var mainPhase = map[string]string{
 	S1Open: "open", S2PK: "lookup", S2Index: "lookup", S3Scan: "scan", S4Warm: "strata", S5Memory: "scan",
+	C1L0: "open", C1Compacted: "open", C2Compact: "compact",
 }
 
 var titles = map[string]string{
@@ -62,6 +63,10 @@ var titles = map[string]string{
 	S3Scan:   "S3 full scan",
 	S4Warm:   "S4 warm lookups",
 	S5Memory: "S5 scan, small cache",
+	// Compaction (compaction.go).
+	C1L0:        "C1 open, a day of L0",
+	C1Compacted: "C1 open, compacted",
+	C2Compact:   "C2 snapshot merge",
 }
 
 func summarize(cfg Config, sz sizes, e *env, runs []runResult) *report {

@@ -16,6 +16,10 @@ var scenarios = map[string]func(context.Context, *child) error{
 	S3Scan:   runScan,
 	S4Warm:   runWarm,
 	S5Memory: runMemory,
+	// Compaction (compaction.go).
+	C1L0:        runOpen,
+	C1Compacted: runOpen,
+	C2Compact:   runCompactionC2,
 }
 
 // Queries of the scenarios. The scans ask for a column of every row, so

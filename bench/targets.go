@@ -44,6 +44,8 @@ func judge(row *Row, cfg Config, sz sizes, e *env) {
 		judgeScan(row, cfg, scan.Table.Pages)
 	case S4Warm:
 		judgeWarm(row)
+	case C1L0, C1Compacted, C2Compact:
+		judgeCompaction(row, e)
 	case S5Memory:
 		limit := int64(sz.S5Cache)<<20 + rssHeadroom
 		row.Target = "RSS <= cache+64MiB = " + formatBytes(limit)

@@ -74,7 +74,8 @@ func (o Options) withDefaults() Options {
 // and the poller that advances it.
 //
 // mu guards current, pollErr and writer. The poller goroutine owns the poll
-// cursor (l1Next); it is started by Open and stopped, and waited for, by
+// cursor (l1Next, atomic: a read that finds the latest state compacted
+// away moves it on too); it is started by Open and stopped, and waited for, by
 // Close.
 type Database struct {
 	rep   *replica.Replica
@@ -99,7 +100,7 @@ type Database struct {
 	past        *lru.Cache[ltx.TXID, *View]
 
 	pollDone chan struct{}
-	l1Next   ltx.TXID // owned by the poller: where the next level-1 listing starts
+	l1Next   atomic.Uint64 // where the next level-1 listing starts (a TXID)
 }
 
 // pastViews bounds the views of past states kept for time travel: each
@@ -308,16 +309,31 @@ func (db *Database) At(ctx context.Context, t replica.Target) (*View, error) {
 			return v, nil
 		}
 	}
-	files, err := db.rep.Files(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := db.buildView(ctx, files, t)
+	v, err := db.buildListed(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	db.rememberPast(v)
 	return v, nil
+}
+
+// buildListed builds the view of t from a fresh listing. A planned file
+// deleted between listing and reading (compaction at work) means the
+// listing is stale: it lists again, a few times.
+func (db *Database) buildListed(ctx context.Context, t replica.Target) (*View, error) {
+	var err error
+	for range 3 {
+		var files []storage.FileInfo
+		if files, err = db.rep.Files(ctx); err != nil {
+			return nil, err
+		}
+		var v *View
+		if v, err = db.buildView(ctx, files, t); !errors.Is(err, storage.ErrNotFound) {
+			return v, err
+		}
+		db.log.Info("a planned file is gone (compacted?); listing again", "target", t, "err", err)
+	}
+	return nil, err
 }
 
 // nextCounter is the change counter of a new latest state: counting up
@@ -379,14 +395,18 @@ func (db *Database) publish(prev, next *View, applied []*source) bool {
 // from a fresh listing. If v is still the latest view, the rebuilt one
 // replaces it, so later reads stop paying for the missing file.
 func (db *Database) replan(ctx context.Context, v *View) (*View, error) {
-	files, err := db.rep.Files(ctx)
-	if err != nil {
-		return nil, err
-	}
 	// Always from the listing: a cached view at this TXID (another
 	// connection's time travel) may name the same deleted files.
-	fresh, err := db.buildView(ctx, files, replica.AtTXID(v.txid))
+	fresh, err := db.buildListed(ctx, replica.AtTXID(v.txid))
 	if err != nil {
+		if latest := db.Latest(); sameState(latest, v) && errors.Is(err, replica.ErrUnreachable) {
+			// The latest view's own state is gone: move the latest on to a
+			// state the replica still holds, so that the next transactions
+			// read it (this one cannot change its state under it).
+			if rerr := db.refresh(ctx, latest); rerr != nil {
+				db.log.Warn("could not move the latest view past a compacted state", "err", rerr)
+			}
+		}
 		return nil, err
 	}
 	if db.Latest() == v {

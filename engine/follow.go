@@ -67,7 +67,7 @@ func (db *Database) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l1, err := db.rep.List(ctx, 1, db.l1Next)
+	l1, err := db.rep.List(ctx, 1, ltx.TXID(db.l1Next.Load()))
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (db *Database) poll(ctx context.Context) error {
 		return nil // the view was re-planned meanwhile; the next tick retries
 	}
 	db.warm(next, srcs, data)
-	db.l1Next = max(db.l1Next, nextL1(l1, next.txid))
+	db.advanceL1(nextL1(l1, next.txid))
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))
 	return nil
@@ -133,11 +133,21 @@ func (db *Database) refresh(ctx context.Context, cur *View) error {
 	}
 	next.counter = db.nextCounter()
 	if db.publish(cur, next, nil) {
-		db.l1Next = max(db.l1Next, nextL1(all, next.txid))
+		db.advanceL1(nextL1(all, next.txid))
 		db.lastPoll.Store(time.Now().UnixNano())
 		db.log.Info("re-planned the latest state", "from", cur.txid, "to", next.txid)
 	}
 	return nil
+}
+
+// advanceL1 moves the level-1 listing cursor forward to txid.
+func (db *Database) advanceL1(txid ltx.TXID) {
+	for {
+		cur := db.l1Next.Load()
+		if uint64(txid) <= cur || db.l1Next.CompareAndSwap(cur, uint64(txid)) {
+			return
+		}
+	}
 }
 
 // beyond reports whether a file ends after txid.

@@ -176,7 +176,13 @@ func strataFails(t testing.TB, code int, want []string, env []string, dir string
 	return r
 }
 
-// cliLsEntry is one element of `strata ls -json`.
+// cliLs is what `strata ls -json` prints (the levels and latest state
+// besides are tested in cmd/strata).
+type cliLs struct {
+	Files []cliLsEntry `json:"files"`
+}
+
+// cliLsEntry is one file of `strata ls -json`.
 type cliLsEntry struct {
 	Level    int       `json:"level"`
 	MinTXID  string    `json:"min_txid"`
@@ -300,10 +306,11 @@ func TestCLIS3RoundTrip(t *testing.T) {
 	}
 
 	r = strataOK(t, env, dir, "ls", "-json", url)
-	var files []cliLsEntry
-	if err := json.Unmarshal([]byte(r.stdout), &files); err != nil {
+	var ls cliLs
+	if err := json.Unmarshal([]byte(r.stdout), &ls); err != nil {
 		t.Fatalf("ls -json: %v\n%s", err, r)
 	}
+	files := ls.Files
 	if len(files) != 1 {
 		t.Fatalf("ls -json: want one file, got %d: %s", len(files), r)
 	}
@@ -351,7 +358,7 @@ func TestCLIS3RoundTrip(t *testing.T) {
 	// The replica now holds a file: a second import is refused and adds nothing.
 	strataFails(t, 1, []string{"not empty", bucket}, env, dir, "import", src, url)
 	r = strataOK(t, env, dir, "ls", "-json", url)
-	if err := json.Unmarshal([]byte(r.stdout), &files); err != nil || len(files) != 1 {
+	if err := json.Unmarshal([]byte(r.stdout), &ls); err != nil || len(ls.Files) != 1 {
 		t.Errorf("after a refused import: %v, %s", err, r)
 	}
 }

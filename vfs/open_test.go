@@ -1,11 +1,13 @@
 package vfs_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -325,6 +327,7 @@ func TestReadErrorsCarryTheReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	good := bytes.Clone(data)
 	for i := ltx.HeaderSize + 8; i < len(data)/2; i += 7 {
 		data[i] ^= 0xff
 	}
@@ -340,5 +343,49 @@ func TestReadErrorsCarryTheReason(t *testing.T) {
 	}
 	if msg := scalar[string](t, c, `pragma strata_last_error`); !strings.Contains(msg, "page") || !strings.Contains(msg, f.Name()) {
 		t.Errorf("strata_last_error = %q, want the page and the file", msg)
+	}
+	// Once the file is whole again, the same connection reads it.
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := tryScalar[int64](c, `select sum(length(v)) from t`); err != nil {
+			t.Fatalf("query %d after the file was repaired: %v", i, err)
+		}
+	}
+}
+
+// A failed open leaves every other connection alone. (sqlite3vfs marked a
+// file whose open failed as open, so SQLite closed it, and the close went
+// to the first file the process had opened: that connection then failed
+// every statement with "SQL logic error".) The test runs in a fresh
+// process, where its connection's file is that first one.
+func TestFailedOpenLeavesOtherConnectionsAlone(t *testing.T) {
+	if os.Getenv("STRATA_TEST_FRESH_PROCESS") == "" {
+		cmd := osexec.Command(os.Args[0], "-test.run=^TestFailedOpenLeavesOtherConnectionsAlone$", "-test.v")
+		cmd.Env = append(os.Environ(), "STRATA_TEST_FRESH_PROCESS=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("in a fresh process: %v\n%s", err, out)
+		}
+		return
+	}
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	w.Exec(`insert into t(v) values ('x')`)
+	c := conn(t, open(t, url))
+	if n := scalar[int64](t, c, `select count(*) from t`); n != 1 {
+		t.Fatal(n)
+	}
+	for range 5 {
+		if err := openErr(t, url, "txid", "99"); err == nil {
+			t.Fatal("an open at a TXID past the replica succeeded")
+		}
+	}
+	if n, err := tryScalar[int64](c, `select count(*) from t`); err != nil || n != 1 {
+		t.Errorf("after failed opens the first connection reads %d rows, %v", n, err)
+	}
+	if txid, err := tryScalar[string](c, `pragma strata_txid`); err != nil || txid != "0000000000000002" {
+		t.Errorf("strata_txid = %q, %v after failed opens", txid, err)
 	}
 }

@@ -165,7 +165,15 @@ static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 	rc = strata_inner_open(vfs, name, f, flags, out);
 	h = strata_opening;
 	strata_opening = 0;
-	if (rc != SQLITE_OK || f->pMethods == NULL) return rc;
+	if (rc != SQLITE_OK) {
+		// sqlite3vfs sets pMethods even when its open fails, and SQLite then
+		// calls xClose on the file: with the id the failed open never set
+		// (0), which closed whichever file first got that id, under another
+		// connection. A failed open must leave pMethods NULL.
+		f->pMethods = NULL;
+		return rc;
+	}
+	if (f->pMethods == NULL) return rc;
 	if (h != 0) {
 		pthread_mutex_lock(&strata_io_mu);
 		strata_pdb *p = strata_entry(f, 1);

@@ -21,13 +21,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"restore": {"materialize a replica into a local SQLite file", runRestore},
-		"import":  {"upload an existing SQLite database as the first snapshot of an empty replica", runImport},
-		"ls":      {"list the LTX files of a replica, per level", runLs},
-		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
-		"shell":   {"interactive SQL prompt on a replica", runShell},
-		"bench":   {"benchmark against S3 behind a latency-injecting proxy", runBench},
-		"version": {"print the version of strata and the commit it was built from", runVersion},
+		"restore":  {"materialize a replica into a local SQLite file", runRestore},
+		"import":   {"upload an existing SQLite database as the first snapshot of an empty replica", runImport},
+		"ls":       {"list the LTX files of a replica, per level", runLs},
+		"compact":  {"merge files into higher levels, snapshot and apply retention (one pass, or -watch)", runCompact},
+		"snapshot": {"write a snapshot of the latest state to level 9 now", runSnapshot},
+		"query":    {"run SQL on a replica in place, through the strata VFS", runQuery},
+		"shell":    {"interactive SQL prompt on a replica", runShell},
+		"bench":    {"benchmark against S3 behind a latency-injecting proxy", runBench},
+		"version":  {"print the version of strata and the commit it was built from", runVersion},
 	}
 }
 

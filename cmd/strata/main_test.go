@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -188,60 +187,6 @@ func TestRestoreFailures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lsEntries runs `strata ls -json` and decodes its output.
-func lsEntries(t testing.TB, url string) []lsEntry {
-	t.Helper()
-	r := strata(t, "ls", "-json", url)
-	r.want(t, 0)
-	var entries []lsEntry
-	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
-		t.Fatalf("ls -json output is not a JSON array of files: %v\n%s", err, r.stdout)
-	}
-	return entries
-}
-
-func TestLsFixture(t *testing.T) {
-	rep := fixture.ReplicaDir(t)
-	entries := lsEntries(t, rep)
-	if len(entries) != 12 {
-		t.Fatalf("ls -json listed %d files, want 12 (10 at level 0, 1 at level 1, 1 at level 9)", len(entries))
-	}
-	last := entries[9]
-	if last.Level != 0 || last.MinTXID != "000000000000000a" || last.MaxTXID != "000000000000000a" ||
-		last.Size != 29924 || last.PageSize != 4096 || last.Commit != 22 || last.Pages != 18 {
-		t.Errorf("L0 file 10: %+v", last)
-	}
-	states := fixture.Truth(t)
-	if d := last.Time.Sub(states[len(states)-1].Time()); d < -time.Second || d > time.Second {
-		t.Errorf("L0 file 10 committed at %s, truth.json says about %s", last.Time, states[len(states)-1].Time())
-	}
-	if entries[10].Level != 1 || entries[11].Level != 9 {
-		t.Errorf("levels not in order: %d, %d", entries[10].Level, entries[11].Level)
-	}
-
-	plain := strata(t, "ls", rep)
-	plain.want(t, 0)
-	lines := strings.Split(strings.TrimSpace(plain.stdout), "\n")
-	if len(lines) != 13 || !strings.HasPrefix(lines[0], "LEVEL") {
-		t.Errorf("ls printed %d lines, want a header and 12 files:\n%s", len(lines), plain.stdout)
-	}
-}
-
-func TestLsEmpty(t *testing.T) {
-	if entries := lsEntries(t, t.TempDir()); len(entries) != 0 {
-		t.Errorf("ls -json of an empty replica = %v", entries)
-	}
-}
-
-func TestLsCorruptFile(t *testing.T) {
-	rep := fixture.CopyReplica(t)
-	name := filepath.Join(rep, "ltx", "0", "0000000000000004-0000000000000004.ltx")
-	if err := os.WriteFile(name, []byte("not an LTX file, but long enough to have a header and a trailer, they say...................."), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	strata(t, "ls", rep).want(t, 1, "0000000000000004-0000000000000004.ltx", "corrupt")
 }
 
 // createShop writes a small database in WAL mode, like the fixture's.

@@ -241,35 +241,18 @@ func (w *Writer) Compact(level int, minTXID, maxTXID ltx.TXID) storage.FileInfo 
 	return f
 }
 
-// TryCompact is Compact returning its error.
+// TryCompact is Compact returning its error. It uses the merge every
+// compactor of strata uses (replica.Compact); the output replaces a file of
+// the same name.
 func (w *Writer) TryCompact(level int, minTXID, maxTXID ltx.TXID) (storage.FileInfo, error) {
 	ctx := context.Background()
 	inputs, err := w.chain(ctx, level, minTXID, maxTXID)
 	if err != nil {
 		return storage.FileInfo{}, err
 	}
-	rdrs := make([]io.Reader, len(inputs))
-	for i, in := range inputs {
-		rc, err := w.store.ReadRange(ctx, in, 0, -1)
-		if err != nil {
-			return storage.FileInfo{}, fmt.Errorf("ltxtest: compact: %w", err)
-		}
-		defer rc.Close()
-		rdrs[i] = rc
-	}
-	var buf bytes.Buffer
-	c, err := ltx.NewCompactor(&buf, rdrs)
+	f, err := replica.New(w.store).Compact(ctx, inputs, level, replica.CompactOptions{Overwrite: true})
 	if err != nil {
-		return storage.FileInfo{}, err
-	}
-	c.HeaderFlags = ltx.HeaderFlagNoChecksum
-	if err := c.Compact(ctx); err != nil {
 		return storage.FileInfo{}, fmt.Errorf("ltxtest: compact L%d %s-%s: %w", level, minTXID, maxTXID, err)
-	}
-	hdr := c.Header()
-	f := storage.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: int64(buf.Len())}
-	if err := w.store.Write(ctx, f, time.UnixMilli(hdr.Timestamp), &buf); err != nil {
-		return storage.FileInfo{}, fmt.Errorf("ltxtest: upload %s: %w", f, err)
 	}
 	return f, nil
 }
