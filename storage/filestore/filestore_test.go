@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -115,14 +116,34 @@ func TestListIgnoresOtherNames(t *testing.T) {
 	}
 }
 
+// A replica directory that does not exist (a typo, a database path) is
+// not an empty replica: List and ListAll say so, naming the directory.
+// Writing creates it.
 func TestListMissingDirectory(t *testing.T) {
-	s, err := filestore.New(filepath.Join(t.TempDir(), "not", "yet"))
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	s, err := filestore.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := s.List(context.Background(), 0, 0)
-	if err != nil || len(files) != 0 {
-		t.Fatalf("List of a replica that does not exist yet = %v, %v; want nothing, no error", files, err)
+	if files, err := s.List(ctx, 0, 0); !errors.Is(err, storage.ErrNoReplica) || errors.Is(err, storage.ErrNotFound) || !strings.Contains(fmt.Sprint(err), dir) {
+		t.Fatalf("List of a missing directory = %v, %v; want ErrNoReplica (not ErrNotFound) naming %s", files, err, dir)
+	}
+	if _, err := s.ListAll(ctx); !errors.Is(err, storage.ErrNoReplica) {
+		t.Fatalf("ListAll of a missing directory: %v, want ErrNoReplica", err)
+	}
+	write(t, s, info(0, 1, 1), "x")
+	if files, err := s.List(ctx, 3, 0); err != nil || len(files) != 0 {
+		t.Errorf("List of an empty level of an existing replica = %v, %v; want nothing, no error", files, err)
+	}
+
+	db := filepath.Join(t.TempDir(), "shop.db")
+	if err := os.WriteFile(db, []byte("SQLite format 3\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = filestore.New(db)
+	if _, err := s.List(ctx, 0, 0); !errors.Is(err, storage.ErrNoReplica) || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("List of a database file: %v, want ErrNoReplica saying it is a file", err)
 	}
 }
 

@@ -110,8 +110,8 @@ func TestKeys(t *testing.T) {
 			t.Errorf("%s: Key(L9) = %q, want %q", raw, got, want[1])
 		}
 	}
-	if got := (location{prefix: "p"}).levelPrefix(12); got != "p/000c/" {
-		t.Errorf("levelPrefix(12) = %q", got)
+	if got := (&Store{loc: location{prefix: "p"}}).Key(storage.FileInfo{Level: 12, MinTXID: 1, MaxTXID: 1}); got != "p/000c/0000000000000001-0000000000000001.ltx" {
+		t.Errorf("Key(L12) = %q", got)
 	}
 }
 
