@@ -57,10 +57,8 @@ func (s *Store) path(f storage.FileInfo) string {
 // List implements storage.Backend.
 func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
 	entries, err := os.ReadDir(s.levelDir(level))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, s.checkRoot()
-	} else if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.levelDir(level), err)
+	if err != nil {
+		return nil, s.listError(s.levelDir(level), err)
 	}
 	var files []storage.FileInfo
 	for _, e := range entries {
@@ -86,10 +84,8 @@ func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.F
 // ListAll implements storage.AllLister.
 func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
 	entries, err := os.ReadDir(filepath.Join(s.dir, "ltx"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, s.checkRoot()
-	} else if err != nil {
-		return nil, fmt.Errorf("list %s: %w", filepath.Join(s.dir, "ltx"), err)
+	if err != nil {
+		return nil, s.listError(filepath.Join(s.dir, "ltx"), err)
 	}
 	var all []storage.FileInfo
 	for _, e := range entries {
@@ -104,6 +100,18 @@ func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
 		all = append(all, files...)
 	}
 	return all, nil
+}
+
+// listError explains a folder that could not be read: a level not written
+// yet (nil: no files), a replica that is not there, or err itself.
+func (s *Store) listError(dir string, err error) error {
+	if rootErr := s.checkRoot(); rootErr != nil {
+		return rootErr
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("list %s: %w", dir, err)
 }
 
 // checkRoot tells a replica without files (nil) from one that is not
