@@ -47,6 +47,13 @@ type Store struct {
 
 // Open returns the store for an abs:// URL. It makes no request.
 func Open(ctx context.Context, u *url.URL) (storage.Backend, error) {
+	return OpenWithKey(ctx, u, "")
+}
+
+// OpenWithKey is Open with the account key given, instead of taken from
+// the environment (for tests that must not touch it). An empty key means
+// the environment's credentials.
+func OpenWithKey(ctx context.Context, u *url.URL, accountKey string) (*Store, error) {
 	loc, err := parseURL(u)
 	if err != nil {
 		return nil, err
@@ -55,7 +62,7 @@ func Open(ctx context.Context, u *url.URL) (storage.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
-	client, err := newClient(loc, hc)
+	client, err := newClient(loc, hc, accountKey)
 	if err != nil {
 		hc.Close()
 		return nil, fmt.Errorf("%s: %w", loc, err)

@@ -32,9 +32,14 @@ func (NoCredentialsError) Error() string {
 func (e NoCredentialsError) Unwrap() []error { return []error{storage.ErrAuth, e.cause} }
 
 // newClient builds the Blob client over the process's shared connection
-// pool. Credentials, first found first used: a connection string, a SAS
-// token, an account key, the default Azure credential chain.
-func newClient(loc location, hc *httpx.Client) (*azblob.Client, error) {
+// pool. Credentials, first found first used (Litestream's order, then
+// Azure's own variables): key if not empty; a SAS token
+// (LITESTREAM_AZURE_SAS_TOKEN, AZURE_STORAGE_SAS_TOKEN); an account key
+// (AZURE_STORAGE_KEY, LITESTREAM_AZURE_ACCOUNT_KEY); a connection string
+// (AZURE_STORAGE_CONNECTION_STRING, which also names the account and the
+// endpoint, when the URL has no endpoint=); the default Azure credential
+// chain (environment, workload or managed identity, az login).
+func newClient(loc location, hc *httpx.Client, key string) (*azblob.Client, error) {
 	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: hc.HTTP,
 		Retry: policy.RetryOptions{
@@ -44,33 +49,42 @@ func newClient(loc location, hc *httpx.Client) (*azblob.Client, error) {
 			ShouldRetry:   shouldRetry,
 		},
 		Telemetry: policy.TelemetryOptions{ApplicationID: "strata"},
-		// Azurite and sovereign test endpoints may speak plain http.
+		// Azurite and test endpoints speak plain http.
 		InsecureAllowCredentialWithHTTP: true,
 	}}
-	if cs := os.Getenv(ConnectionStringEnv); cs != "" && loc.endpoint == "" {
-		c, err := azblob.NewClientFromConnectionString(cs, opts)
-		if err != nil {
-			// The message of this error may quote the string: say only where it came from.
-			return nil, NoCredentialsError{cause: fmt.Errorf("%s cannot be parsed", ConnectionStringEnv)}
+	sas := firstEnv(LitestreamSASEnv, SASTokenEnv)
+	if key == "" && sas == "" {
+		key = firstEnv(KeyEnv, LitestreamKeyEnv)
+	}
+	switch cs := os.Getenv(ConnectionStringEnv); {
+	case key != "":
+		if loc.account == "" {
+			return nil, NoCredentialsError{cause: errors.New("an account key without an account")}
 		}
-		return c, nil
-	}
-	if loc.account == "" {
-		return nil, NoCredentialsError{cause: errors.New("no storage account")}
-	}
-	if sas := firstEnv(LitestreamSASEnv, SASTokenEnv); sas != "" {
-		c, err := azblob.NewClientWithNoCredential(loc.serviceURL()+"?"+strings.TrimPrefix(sas, "?"), opts)
-		if err != nil {
-			return nil, NoCredentialsError{cause: fmt.Errorf("SAS token: %w", err)}
-		}
-		return c, nil
-	}
-	if key := firstEnv(KeyEnv, LitestreamKeyEnv); key != "" {
 		cred, err := azblob.NewSharedKeyCredential(loc.account, key)
 		if err != nil {
 			return nil, NoCredentialsError{cause: fmt.Errorf("%s is not a valid account key", KeyEnv)}
 		}
 		return azblob.NewClientWithSharedKeyCredential(loc.serviceURL(), cred, opts)
+	case sas != "":
+		if loc.account == "" && loc.endpoint == "" {
+			return nil, NoCredentialsError{cause: errors.New("a SAS token without an account")}
+		}
+		c, err := azblob.NewClientWithNoCredential(loc.serviceURL()+"?"+strings.TrimPrefix(sas, "?"), opts)
+		if err != nil {
+			return nil, NoCredentialsError{cause: errors.New("the SAS token cannot be used")}
+		}
+		return c, nil
+	case cs != "" && loc.endpoint == "":
+		c, err := azblob.NewClientFromConnectionString(cs, opts)
+		if err != nil {
+			// The error may quote the string: say only where it came from.
+			return nil, NoCredentialsError{cause: fmt.Errorf("%s cannot be parsed", ConnectionStringEnv)}
+		}
+		return c, nil
+	}
+	if loc.account == "" && loc.endpoint == "" {
+		return nil, NoCredentialsError{cause: errors.New("no storage account")}
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
 		ClientOptions: azcore.ClientOptions{Transport: hc.HTTP},
