@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/strata-db/strata/internal/fixture"
 	"github.com/strata-db/strata/storage/absstore"
 )
 
@@ -108,7 +109,7 @@ func findAzurite() (string, error) {
 		}
 		return p, nil
 	}
-	if root, err := moduleRoot(); err == nil {
+	if root, err := fixture.ModuleRoot(); err == nil {
 		p := filepath.Join(root, ".cache", "azurite", "node_modules", "azurite", "dist", "src", "blob", "main.js")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
@@ -118,24 +119,6 @@ func findAzurite() (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("azurite not found: %s", azuriteHint)
-}
-
-// moduleRoot is the directory of the go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Endpoint is the service URL, e.g. http://127.0.0.1:41234/devstoreaccount1.

@@ -171,10 +171,8 @@ func (s *Store) knownLayout() storage.Layout {
 
 // ReadMeta implements storage.MetaStore with a conditional GET. The token
 // is the ETag (sent as If-None-Match) or, from servers without ETags, the
-// Last-Modified date (sent as If-Modified-Since) when it is at least one
-// second older than the server's Date: a date within the same second as a
-// change could hide a second change (RFC 9110, 8.8.2.2), so such an answer
-// gets no token and the next read is unconditional.
+// Last-Modified date (sent as If-Modified-Since), given only when the
+// object is at least a second old (see validator).
 func (s *Store) ReadMeta(ctx context.Context, name, etag string) ([]byte, string, error) {
 	if err := storage.CheckMetaName(name); err != nil {
 		return nil, "", err
@@ -216,20 +214,31 @@ func (s *Store) ReadMeta(ctx context.Context, name, etag string) ([]byte, string
 const modifiedPrefix = "modified:"
 
 // validator is the token of an answer: its ETag, else its Last-Modified
-// date when that is a strong validator, else "".
+// date; "" when the object changed within the second before the server's
+// Date. Dates have one-second resolution, and many servers derive ETags
+// from them too (nginx: seconds and size), so a second change within that
+// second could carry the same validator: such an answer gets no token,
+// and the next read is unconditional.
 func validator(resp *http.Response) string {
-	if tag := resp.Header.Get("ETag"); tag != "" {
+	tag := resp.Header.Get("ETag")
+	lastModified := resp.Header.Get("Last-Modified")
+	if lastModified != "" {
+		lm, err := http.ParseTime(lastModified)
+		if err != nil {
+			return ""
+		}
+		date, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil || date.Sub(lm) < time.Second {
+			return ""
+		}
+	}
+	switch {
+	case tag != "":
 		return tag
+	case lastModified != "":
+		return modifiedPrefix + lastModified
 	}
-	lm, err := http.ParseTime(resp.Header.Get("Last-Modified"))
-	if err != nil {
-		return ""
-	}
-	date, err := http.ParseTime(resp.Header.Get("Date"))
-	if err != nil || date.Sub(lm) < time.Second {
-		return ""
-	}
-	return modifiedPrefix + resp.Header.Get("Last-Modified")
+	return ""
 }
 
 // WriteMeta implements storage.MetaStore: refused, the replica is read-only.

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/strata-db/strata/internal/fixture"
 	"github.com/strata-db/strata/internal/testenv"
 	"github.com/strata-db/strata/storage"
 	"github.com/strata-db/strata/storage/s3store"
@@ -431,12 +432,8 @@ func captureOutput(t *testing.T) func() string {
 }
 
 func TestCopyFixture(t *testing.T) {
-	const fixture = "/work/shared/fixtures/litestream-0.5-shop"
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skip("fixture not available:", err)
-	}
 	srv, st := newStore(t, "shop")
-	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", fixture+"/replica")
+	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", fixture.ReplicaDir(t))
 	for level, want := range map[int]int{0: 10, 1: 1, 9: 1} {
 		if got := len(list(t, st, level, 0)); got != want {
 			t.Errorf("level %d: %d files, want %d", level, got, want)
@@ -448,7 +445,21 @@ func TestCopyFixture(t *testing.T) {
 	}
 }
 
-func TestWriteNew(t *testing.T) {
-	_, st := newStore(t, "excl")
-	storagetest.ExclusiveWrites(t, st, st)
+func TestContract(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	storagetest.Run(t, storagetest.Harness{
+		New: func(t *testing.T) (storage.Backend, storage.Backend) {
+			st := srv.Store(t, srv.CreateBucket(t, t.Name()), "db")
+			return st, st
+		},
+		Open: func(t *testing.T) storage.Backend {
+			u, _ := url.Parse(srv.URL("any-bucket", "db"))
+			st, err := s3store.OpenWithOptions(context.Background(), u,
+				config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	})
 }
