@@ -42,18 +42,28 @@ func (f Fault) String() string {
 // rangeOnly reports whether the fault applies to range reads only.
 func (f Fault) rangeOnly() bool { return f == StallBody || f == IgnoreRange || f == ShiftRange }
 
-// FaultProxy forwards requests to a server (keeping the Host header, so
-// that S3 signatures stay valid) and injects faults into chosen ones.
+// FaultProxy forwards requests to a server and injects faults into chosen
+// ones.
 type FaultProxy struct {
 	// URL is the proxy's base URL: use it as the endpoint.
-	URL    string
+	URL string
+	// RewriteHost sends the server's own host in the Host header. By
+	// default the client's is kept, which S3 signatures cover; servers
+	// that route by Host (fake-gcs-server) need it rewritten. Set it
+	// before the first request.
+	RewriteHost bool
+	// OnRequest, if set, sees every request before it is forwarded (to
+	// record headers). Set it before the first request.
+	OnRequest func(*http.Request)
+
 	target *url.URL
 	tr     *http.Transport
 	srv    *httptest.Server
 	done   chan struct{} // closed by Close: stalled handlers return
 
-	mu      sync.Mutex // guards pending
-	pending []pendingFault
+	mu       sync.Mutex // guards pending and statuses
+	pending  []pendingFault
+	statuses map[int]int
 
 	requests atomic.Int64 // requests received
 	faulted  atomic.Int64 // requests a fault was injected into
@@ -115,6 +125,18 @@ func (p *FaultProxy) Pending() int {
 // Requests is how many requests the proxy received.
 func (p *FaultProxy) Requests() int64 { return p.requests.Load() }
 
+// Statuses counts the answers the proxy passed on from the server, by
+// HTTP status (e.g. how many conditional reads were answered 304).
+func (p *FaultProxy) Statuses() map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int]int, len(p.statuses))
+	for k, v := range p.statuses {
+		out[k] = v
+	}
+	return out
+}
+
 // Faulted is how many requests got a fault.
 func (p *FaultProxy) Faulted() int64 { return p.faulted.Load() }
 
@@ -136,6 +158,9 @@ func (p *FaultProxy) take(r *http.Request) Fault {
 
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	if p.OnRequest != nil {
+		p.OnRequest(r)
+	}
 	fault := p.take(r)
 	switch fault {
 	case StallAnswer:
@@ -152,12 +177,21 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.URL.Scheme, out.URL.Host = p.target.Scheme, p.target.Host
 	out.RequestURI = ""
 	out.Host = r.Host // signed by S3 clients
+	if p.RewriteHost {
+		out.Host = ""
+	}
 	resp, err := p.tr.RoundTrip(out)
 	if err != nil {
 		http.Error(w, "proxy: "+err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
+	p.mu.Lock()
+	if p.statuses == nil {
+		p.statuses = map[int]int{}
+	}
+	p.statuses[resp.StatusCode]++
+	p.mu.Unlock()
 	var body io.Reader = resp.Body
 	switch {
 	case fault == IgnoreRange && resp.StatusCode == http.StatusPartialContent:

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ type Store struct {
 	loc    location
 	client *gcs.Client
 	bucket *gcs.BucketHandle
+	web    *http.Client // the client's own HTTP client (authenticated)
 	http   *httpx.Client
 }
 
@@ -52,11 +54,11 @@ func Open(ctx context.Context, u *url.URL) (storage.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, hc, err := newClient(ctx, loc)
+	client, web, hc, err := newClient(ctx, loc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
-	return &Store{loc: loc, client: client, bucket: client.Bucket(loc.bucket), http: hc}, nil
+	return &Store{loc: loc, client: client, bucket: client.Bucket(loc.bucket), web: web, http: hc}, nil
 }
 
 // String is the replica URL, never with credentials.

@@ -3,48 +3,65 @@ package gsstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"net/http"
+	"net/url"
 	"strings"
 
-	gcs "cloud.google.com/go/storage"
 	"github.com/strata-db/strata/storage"
+	"google.golang.org/api/googleapi"
 )
 
-// ReadMeta implements storage.MetaStore with a conditional GET: the token
-// is the object's generation, sent as ifGenerationNotMatch, and an
-// unchanged object is answered 304 without a body.
+// ReadMeta implements storage.MetaStore with a conditional GET on the XML
+// API: the token is the object's ETag, sent as If-None-Match, and GCS
+// answers an unchanged object 304 without a body. (The Go client's reads
+// cannot send that condition.) A server that ignores the condition
+// (fake-gcs-server does) sends the object again with the same ETag; that
+// too is ErrNotModified.
 func (s *Store) ReadMeta(ctx context.Context, name, etag string) ([]byte, string, error) {
 	if err := storage.CheckMetaName(name); err != nil {
 		return nil, "", err
 	}
 	key := storage.JoinKey(s.loc.prefix, name)
-	obj := s.bucket.Object(key)
-	var gen int64
-	if etag != "" {
-		var err error
-		if gen, err = strconv.ParseInt(etag, 10, 64); err != nil || gen <= 0 {
-			return nil, "", fmt.Errorf("read %s: token %q is not a GCS generation", s.loc.objectURL(key), etag)
-		}
-		obj = obj.If(gcs.Conditions{GenerationNotMatch: gen})
+	base := xmlEndpoint
+	if s.loc.endpoint != "" {
+		base = s.loc.endpoint
 	}
-	r, err := obj.NewReader(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+url.PathEscape(s.loc.bucket)+"/"+url.PathEscape(key), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := s.web.Do(req)
 	if err != nil {
 		return nil, "", s.classify(ctx, "get", key, err)
 	}
-	defer r.Close()
-	tag := strconv.FormatInt(r.Attrs.Generation, 10)
-	if gen != 0 && r.Attrs.Generation == gen {
-		// A server that ignored the condition: same answer, with a body.
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		return nil, etag, storage.ErrNotModified
+	case resp.StatusCode != http.StatusOK:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return nil, "", s.classify(ctx, "get", key, &googleapi.Error{Code: resp.StatusCode, Body: string(body)})
+	}
+	tag := resp.Header.Get("ETag")
+	if etag != "" && tag == etag {
 		return nil, tag, storage.ErrNotModified
 	}
-	if r.Attrs.Size > storage.MaxMetaSize {
-		return nil, "", fmt.Errorf("get %s: %d bytes, larger than a metadata object may be (%d)", s.loc.objectURL(key), r.Attrs.Size, storage.MaxMetaSize)
+	if resp.ContentLength > storage.MaxMetaSize {
+		return nil, "", fmt.Errorf("get %s: %d bytes, larger than a metadata object may be (%d)", s.loc.objectURL(key), resp.ContentLength, storage.MaxMetaSize)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, storage.MaxMetaSize))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, storage.MaxMetaSize))
 	if err != nil {
 		return nil, "", storage.Transient(&opError{op: "get", object: s.loc.objectURL(key), msg: err.Error(), err: err})
+	}
+	if tag == "" {
+		return nil, "", errors.New("get " + s.loc.objectURL(key) + ": the server sent no ETag")
 	}
 	return data, tag, nil
 }
