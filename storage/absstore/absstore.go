@@ -17,11 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/strata-db/strata/storage"
@@ -242,11 +244,16 @@ func (s *Store) ReadMeta(ctx context.Context, name, etag string) ([]byte, string
 		tag := azcore.ETag(etag)
 		opts.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &tag}}
 	}
-	resp, err := s.client.DownloadStream(ctx, s.loc.container, key, opts)
+	var raw *http.Response
+	resp, err := s.client.DownloadStream(runtime.WithCaptureResponse(ctx, &raw), s.loc.container, key, opts)
 	if err != nil {
 		return nil, "", s.classify(ctx, "get", key, err)
 	}
 	defer resp.Body.Close()
+	if raw != nil && raw.StatusCode == http.StatusNotModified {
+		// The SDK counts a 304 as a successful download.
+		return nil, etag, storage.ErrNotModified
+	}
 	if resp.ContentLength != nil && *resp.ContentLength > storage.MaxMetaSize {
 		return nil, "", fmt.Errorf("get %s: %d bytes, larger than a metadata object may be (%d)", s.loc.objectURL(key), *resp.ContentLength, storage.MaxMetaSize)
 	}
