@@ -40,6 +40,9 @@ type MetaStore interface {
 	// ReadMeta returns the object's content and its token. When etag is
 	// not empty and equals the object's current token, it returns
 	// ErrNotModified and no data. A missing object gives ErrNotFound.
+	// The token is empty when the backend cannot yet vouch for one (a web
+	// server's object changed within the last second); the next read is
+	// then unconditional.
 	ReadMeta(ctx context.Context, name, etag string) (data []byte, newETag string, err error)
 
 	// WriteMeta replaces the object atomically: readers see the old or the
