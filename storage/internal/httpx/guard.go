@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +118,8 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		err = stalled(ctx, err)
 		cancel(nil)
-		if errors.Is(err, http.ErrSchemeMismatch) {
+		var tlsErr tls.RecordHeaderError
+		if errors.Is(err, http.ErrSchemeMismatch) || (errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/") {
 			return nil, &SchemeError{Host: req.URL.Host}
 		}
 		return nil, err
