@@ -129,6 +129,10 @@ func checkCredentials(ctx context.Context, cfg aws.Config, loc location) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		var noCreds NoCredentialsError
+		if errors.As(err, &noCreds) {
+			err = noCreds // without the cache's "failed to refresh" prefix
+		}
 		return fmt.Errorf("%s: %w", loc, err)
 	}
 	return nil

@@ -463,3 +463,108 @@ func TestContract(t *testing.T) {
 		},
 	})
 }
+
+// clearAWSEnvironment leaves the SDK no credentials anywhere, and no
+// instance metadata service to ask.
+func clearAWSEnvironment(t *testing.T) {
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		s3store.AccessKeyEnv, s3store.SecretKeyEnv, s3store.EndpointEnv} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// Without credentials, the failure is one line that says what to set,
+// matches storage.ErrAuth, and nothing is printed: at open for an
+// endpoint, at the first request for AWS itself.
+func TestNoCredentials(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	clearAWSEnvironment(t)
+	output := captureOutput(t)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, storage.ErrAuth) || storage.IsTransient(err) || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") || !strings.Contains(err.Error(), s3store.AccessKeyEnv) ||
+			strings.Contains(err.Error(), "IMDS") || strings.Contains(err.Error(), "failed to refresh") {
+			t.Errorf("%s: %v; want one line matching ErrAuth that says which variables to set", what, err)
+		}
+	}
+	u, _ := url.Parse(srv.URL("bkt", "db"))
+	_, err := s3store.Open(context.Background(), u)
+	check("Open with an endpoint", err)
+
+	u, _ = url.Parse("s3://bkt/db?region=eu-west-1")
+	b, err := s3store.Open(context.Background(), u)
+	if err != nil {
+		t.Fatalf("Open for AWS makes no request and cannot fail for credentials: %v", err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = b.List(ctx, 0, 0)
+	check("List on AWS", err)
+	if out := output(); out != "" {
+		t.Errorf("printed:\n%s", out)
+	}
+}
+
+// Litestream's LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY
+// work when the AWS variables are not set.
+func TestLitestreamCredentialVariables(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	bucket := srv.CreateBucket(t, "ls-env")
+	clearAWSEnvironment(t)
+	t.Setenv(s3store.AccessKeyEnv, testenv.AccessKey)
+	t.Setenv(s3store.SecretKeyEnv, testenv.SecretKey)
+	u, _ := url.Parse(srv.URL(bucket, "db"))
+	b, err := s3store.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	write(t, b, fi(0, 1, 1), "hello")
+	if got := list(t, b, 0, 0); len(got) != 1 {
+		t.Errorf("List = %s", names(got))
+	}
+}
+
+// endpoint=127.0.0.1:PORT (no scheme) reaches a local plain-HTTP server, as
+// in Litestream, instead of failing over https.
+func TestBareLocalEndpointIsHTTP(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	bucket := srv.CreateBucket(t, "bare")
+	u, _ := url.Parse("s3://" + bucket + "/db?endpoint=" + strings.TrimPrefix(srv.Endpoint(), "http://"))
+	st, err := s3store.OpenWithOptions(context.Background(), u,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.List(context.Background(), 0, 0); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+}
+
+// https to a plain-HTTP endpoint fails at once with the fix, not after
+// retries with the SDK's words.
+func TestHTTPSToPlainHTTPEndpoint(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	u, _ := url.Parse("s3://bkt/db?endpoint=" + strings.Replace(srv.Endpoint(), "http://", "https://", 1))
+	st, err := s3store.OpenWithOptions(context.Background(), u,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	begin := time.Now()
+	_, err = storage.ListLevel(context.Background(), st, storage.DefaultRetry, 0, 0)
+	if err == nil || storage.IsTransient(err) || !strings.Contains(err.Error(), "write the endpoint as "+srv.Endpoint()) {
+		t.Fatalf("List over https to an http server: %v; want a permanent error with the http:// endpoint", err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("took %v to fail", d)
+	}
+}
