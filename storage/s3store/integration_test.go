@@ -249,6 +249,7 @@ func TestWrongCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer st.Close()
 		begin := time.Now()
 		_, err = st.ReadRange(context.Background(), fi(0, 1, 1), 0, 1)
 		if err == nil || storage.IsTransient(err) || !strings.Contains(err.Error(), tc.want) {
@@ -271,6 +272,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	begin := time.Now()
 	_, err = st.List(context.Background(), 0, 0)
 	if !storage.IsTransient(err) || !strings.Contains(err.Error(), "connection refused") {
@@ -384,6 +386,7 @@ func TestOpenFromEnvironmentIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer b.Close()
 	write(t, b, fi(0, 1, 1), "hello")
 	if got := readRange(t, b, fi(0, 1, 1), 1, 3); got != "ell" {
 		t.Errorf("ReadRange = %q", got)
