@@ -155,7 +155,13 @@ func WriteManifest(ctx context.Context, b Backend) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write manifest of %s: %w", b, err)
 	}
-	m := NewManifest(l.Layout(), files)
+	return PutManifest(ctx, b, NewManifest(l.Layout(), files))
+}
+
+// PutManifest writes m as b's manifest, as it is: for a publisher that
+// knows which files the manifest must list (e.g. those it copied, before
+// it removes older ones).
+func PutManifest(ctx context.Context, b Backend, m *Manifest) (*Manifest, error) {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err

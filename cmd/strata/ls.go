@@ -35,6 +35,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer r.Store.Close()
 	entries, err := listEntries(ctx, r)
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"ls":      {"list the LTX files of a replica, per level", runLs},
 		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
 		"shell":   {"interactive SQL prompt on a replica", runShell},
+		"publish": {"lay out a replica in a directory for a static web server (read it with https://)", runPublish},
 		"bench":   {"benchmark against S3 behind a latency-injecting proxy", runBench},
 	}
 }

@@ -35,6 +35,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	defer r.Store.Close()
 	start := time.Now()
 	plan, err := r.Plan(ctx, target)
 	if err != nil {
