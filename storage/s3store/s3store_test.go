@@ -68,16 +68,16 @@ func TestParseURL(t *testing.T) {
 
 func TestParseURLErrors(t *testing.T) {
 	for raw, want := range map[string]string{
-		"s3:///prefix":                      "has no bucket",
-		"s3://bkt/p?endpont=http://x":       `unknown query parameter "endpont"`,
-		"s3://bkt/p?force-path-style=maybe": `force-path-style="maybe" is not a boolean`,
-		"s3://bkt/p?endpoint=ftp://x":       "scheme must be http or https",
-		"s3://key:secret@bkt/p":             "credentials do not belong in the URL",
-		"s3://bkt/p?skipVerify=perhaps":     `skip-verify="perhaps" is not a boolean`,
-		"s3://bkt/p?timeout=0":              `timeout="0" is not a positive duration`,
-		"s3://bkt/p?sseCustomerKey=x":       `unknown query parameter "sseCustomerKey"`,
+		"s3:///prefix":                            "has no bucket",
+		"s3://bkt/p?endpont=http://x":             `unknown query parameter "endpont"`,
+		"s3://bkt/p?force-path-style=maybe":       `force-path-style="maybe" is not a boolean`,
+		"s3://bkt/p?endpoint=ftp://x":             "scheme must be http or https",
+		"s3://key:secret@bkt/p":                   "credentials do not belong in the URL",
+		"s3://bkt/p?skipVerify=perhaps":           `skip-verify="perhaps" is not a boolean`,
+		"s3://bkt/p?timeout=0":                    `timeout="0" is not a positive duration`,
+		"s3://bkt/p?sseCustomerKey=x":             `unknown query parameter "sseCustomerKey"`,
 		"s3://bkt/p?endpoint=http://u:secret@h:1": "credentials do not belong in the URL",
-		"s3://bkt/p#frag":                   "fragment",
+		"s3://bkt/p#frag":                         "fragment",
 	} {
 		u, err := url.Parse(raw)
 		if err != nil {
