@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -28,7 +29,9 @@ func (r *Replica) Import(ctx context.Context, dbPath string) (storage.FileInfo, 
 // CheckEmpty returns an error unless the replica has no LTX files.
 func (r *Replica) CheckEmpty(ctx context.Context) error {
 	files, err := r.Files(ctx)
-	if err != nil {
+	if errors.Is(err, storage.ErrNoReplica) && errors.Is(err, fs.ErrNotExist) {
+		return nil // a directory not there yet: the first write creates it
+	} else if err != nil {
 		return err
 	}
 	if len(files) > 0 {

@@ -103,6 +103,8 @@ var ErrNotFound = errors.New("not found")
 // replica without files (List returns no files and no error), and it
 // does not match ErrNotFound, which means "this file is gone" (a reader
 // re-plans on it; re-planning cannot help a replica that is not there).
+// A missing directory also matches fs.ErrNotExist: writing creates it,
+// where a missing bucket stays missing.
 var ErrNoReplica = errors.New("no replica there")
 
 // ErrReadOnly is matched by errors from the write methods of backends that

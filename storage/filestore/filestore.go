@@ -121,7 +121,7 @@ func (s *Store) checkRoot() error {
 	fi, err := os.Stat(s.dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: directory does not exist: %w", s.dir, storage.ErrNoReplica)
+		return &noDirError{dir: s.dir, err: err}
 	case err != nil:
 		return fmt.Errorf("%s: %w", s.dir, err)
 	case !fi.IsDir():
@@ -129,6 +129,17 @@ func (s *Store) checkRoot() error {
 	}
 	return nil
 }
+
+// noDirError is a replica directory that does not exist. It matches
+// storage.ErrNoReplica, and fs.ErrNotExist: a write would create it (an
+// import into a new directory is fine), unlike a missing bucket.
+type noDirError struct {
+	dir string
+	err error
+}
+
+func (e *noDirError) Error() string   { return e.dir + ": directory does not exist" }
+func (e *noDirError) Unwrap() []error { return []error{storage.ErrNoReplica, e.err} }
 
 // ReadRange implements storage.Backend.
 func (s *Store) ReadRange(ctx context.Context, f storage.FileInfo, off, length int64) (io.ReadCloser, error) {
