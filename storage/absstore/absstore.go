@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/strata-db/strata/storage"
@@ -245,7 +245,7 @@ func (s *Store) ReadMeta(ctx context.Context, name, etag string) ([]byte, string
 		opts.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &tag}}
 	}
 	var raw *http.Response
-	resp, err := s.client.DownloadStream(runtime.WithCaptureResponse(ctx, &raw), s.loc.container, key, opts)
+	resp, err := s.client.DownloadStream(policy.WithCaptureResponse(ctx, &raw), s.loc.container, key, opts)
 	if err != nil {
 		return nil, "", s.classify(ctx, "get", key, err)
 	}
