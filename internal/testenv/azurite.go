@@ -30,6 +30,10 @@ const AzuriteEnv = "STRATA_TEST_AZURITE"
 const azuriteHint = "run `make test` (which installs it under .cache/azurite), " +
 	"or `npm install --prefix .cache/azurite azurite@3.37.0`, or set " + AzuriteEnv + " to an azurite-blob script"
 
+// azuriteStartTimeout is longer than other servers get: Node takes
+// seconds to load Azurite, and much longer on a busy machine.
+const azuriteStartTimeout = 90 * time.Second
+
 // AzureServer is an Azurite process serving Azure Blob Storage over plain
 // http, in memory.
 type AzureServer struct {
@@ -77,7 +81,7 @@ func StartAzurite(dir string) (*AzureServer, error) {
 			return nil, err
 		}
 		srv := &AzureServer{proc: p, endpoint: "http://" + addr + "/" + AzuriteAccount}
-		err = p.waitReady(srv.endpoint+"?comp=list", func(r *http.Response) error {
+		err = p.waitReady(srv.endpoint+"?comp=list", azuriteStartTimeout, func(r *http.Response) error {
 			if !strings.HasPrefix(r.Header.Get("Server"), "Azurite-Blob") {
 				return fmt.Errorf("another server (%q) answers there", r.Header.Get("Server"))
 			}

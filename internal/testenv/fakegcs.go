@@ -57,7 +57,7 @@ func StartFakeGCS() (*GCSServer, error) {
 			return nil, err
 		}
 		srv := &GCSServer{proc: p, endpoint: "http://" + addr}
-		err = p.waitReady(srv.endpoint+"/storage/v1/b", func(r *http.Response) error {
+		err = p.waitReady(srv.endpoint+"/storage/v1/b", startTimeout, func(r *http.Response) error {
 			if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/json" {
 				return fmt.Errorf("another server answers there (%s)", r.Status)
 			}

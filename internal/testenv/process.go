@@ -37,9 +37,9 @@ func startProc(name string, cmd *exec.Cmd) (*proc, error) {
 
 // waitReady polls url until ok accepts an answer (so that the process that
 // answers is ours, not another one that took the port first), the process
-// exits, or startTimeout passes.
-func (p *proc) waitReady(url string, ok func(*http.Response) error) error {
-	deadline := time.Now().Add(startTimeout)
+// exits, or timeout passes.
+func (p *proc) waitReady(url string, timeout time.Duration, ok func(*http.Response) error) error {
+	deadline := time.Now().Add(timeout)
 	hc := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -55,7 +55,7 @@ func (p *proc) waitReady(url string, ok func(*http.Response) error) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer on %s within %v: %w\n%s", p.name, url, startTimeout, err, p.output)
+			return fmt.Errorf("%s did not answer on %s within %v: %w\n%s", p.name, url, timeout, err, p.output)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

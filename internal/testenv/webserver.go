@@ -86,7 +86,7 @@ func StartNginx(dir, root string) (*WebServer, error) {
 			return nil, err
 		}
 		url := "http://" + addr
-		err = p.waitReady(url+"/", func(r *http.Response) error {
+		err = p.waitReady(url+"/", startTimeout, func(r *http.Response) error {
 			if !strings.HasPrefix(r.Header.Get("Server"), "nginx") {
 				return fmt.Errorf("another server (%q) answers there", r.Header.Get("Server"))
 			}
