@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -95,4 +96,31 @@ func startRetrying[T any](start func() (T, error)) (T, error) {
 			return v, err
 		}
 	}
+}
+
+// Output is what the server printed so far, for diagnosing failures.
+func (p *proc) Output() string { return p.output.String() }
+
+// lockedBuffer collects a child's output, keeping only the tail.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+const maxOutput = 64 << 10
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if b.buf.Len() > maxOutput {
+		b.buf.Next(b.buf.Len() - maxOutput)
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
