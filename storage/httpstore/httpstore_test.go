@@ -68,6 +68,7 @@ func harness(root, base string) storagetest.Harness {
 			return b
 		},
 		ReadOnly: true,
+		Settle:   1100 * time.Millisecond,
 	}
 }
 
