@@ -14,6 +14,8 @@ export PATH := $(GOBIN):$(PATH)
 VERSITYGW_VERSION   := v1.8.0
 # Real Litestream, for the compatibility tests (integration/litestream_*).
 LITESTREAM_VERSION  := v0.5.18
+FAKEGCS_VERSION     := v1.56.1
+AZURITE_VERSION     := 3.37.0
 STATICCHECK_VERSION := v0.8.2
 
 # Packages run under the race detector: all but the corruption suite
@@ -38,6 +40,11 @@ DEMO := .cache/demo
 # about a minute the first time, then cached in .cache/node).
 NODE_DIR := .cache/node
 export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
+
+# Azurite, the Azure Blob Storage emulator the abs:// tests run against
+# (an npm package, cached in .cache/azurite).
+AZURITE_DIR := .cache/azurite
+export STRATA_TEST_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/azurite/dist/src/blob/main.js
 
 .PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean
 
@@ -87,9 +94,10 @@ demo: build
 	@echo "==> read the restored file"
 	bin/demo query $(DEMO)/restored.db "select customer, count(*), sum(cents) from orders group by customer order by sum(cents) desc limit 3"
 
-# What the tests need: versitygw (S3 integration tests), Litestream
-# (compatibility with replicas it writes), the sqlite3 shell and Python 3
-# (compatibility tests of the loadable extension).
+# What the tests need: the storage emulators (versitygw for S3,
+# fake-gcs-server for GCS, Azurite for Azure, nginx as a static web server),
+# Litestream (compatibility with the replicas it writes and reads), the
+# sqlite3 shell and Python 3 (compatibility tests of the loadable extension).
 test-deps:
 	@command -v versitygw >/dev/null 2>&1 || { \
 		echo "==> go install versitygw@$(VERSITYGW_VERSION)"; \
@@ -97,6 +105,23 @@ test-deps:
 	@[ "$$(litestream version 2>/dev/null)" = "$(LITESTREAM_VERSION)" ] || { \
 		echo "==> go install litestream@$(LITESTREAM_VERSION)"; \
 		$(GO) install github.com/benbjohnson/litestream/cmd/litestream@$(LITESTREAM_VERSION); }
+	@command -v fake-gcs-server >/dev/null 2>&1 || { \
+		echo "==> go install fake-gcs-server@$(FAKEGCS_VERSION)"; \
+		$(GO) install github.com/fsouza/fake-gcs-server@$(FAKEGCS_VERSION); }
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] || ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install nginx-light nodejs npm"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light nodejs npm >/dev/null; \
+		else \
+			echo "nginx or npm missing and not root: apt-get install nginx-light nodejs npm" >&2; exit 1; \
+		fi; \
+	fi
+	@if [ ! -f "$(STRATA_TEST_AZURITE)" ]; then \
+		echo "==> npm install azurite@$(AZURITE_VERSION) (into $(AZURITE_DIR))"; \
+		mkdir -p $(AZURITE_DIR) && cd $(AZURITE_DIR) && \
+		npm install --silent --no-audit --no-fund azurite@$(AZURITE_VERSION) >/dev/null; \
+	fi
 	@if [ ! -x /usr/bin/sqlite3 ] || [ ! -x /usr/bin/python3 ] || [ ! -f /usr/include/sqlite3ext.h ] || ! command -v nm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "==> apt-get install sqlite3 python3 libsqlite3-dev binutils"; \

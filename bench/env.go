@@ -124,6 +124,7 @@ func (e *env) upload(ctx context.Context, role string) error {
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	start := time.Now()
 	n, err := e.datasets[role].Upload(ctx, st)
 	if err != nil {

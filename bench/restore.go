@@ -22,6 +22,7 @@ func OpenRestored(replicaURL string, cacheBytes int64) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer store.Close()
 	r := replica.New(store)
 	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {

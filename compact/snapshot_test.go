@@ -3,6 +3,7 @@ package compact_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -68,9 +69,21 @@ func TestSnapshotNow(t *testing.T) {
 	e.restoreEquals(t, []storage.FileInfo{first}, first.MaxTXID, t.TempDir())
 }
 
-// An empty replica has nothing to snapshot, and says so.
+// An empty replica has nothing to snapshot, and says so; a replica that
+// does not exist is not an empty one.
 func TestSnapshotOfAnEmptyReplica(t *testing.T) {
-	st, err := filestore.New(filepath.Join(t.TempDir(), "replica"))
+	missing, err := filestore.New(filepath.Join(t.TempDir(), "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compact.New(replica.New(missing), compact.Config{}).Snapshot(context.Background()); !errors.Is(err, storage.ErrNoReplica) {
+		t.Errorf("Snapshot of a replica that does not exist: %v, want ErrNoReplica", err)
+	}
+	dir := filepath.Join(t.TempDir(), "replica")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := filestore.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

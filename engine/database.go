@@ -126,6 +126,9 @@ func Open(ctx context.Context, url string, opts Options) (*Database, error) {
 // counts or injects faults, say).
 func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Database, error) {
 	opts = opts.withDefaults()
+	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		store = storage.WithLogging(store, opts.Logger) // each request, with its latency
+	}
 	db := &Database{rep: replica.New(store), opts: opts, log: opts.Logger.With("replica", store.String())}
 	db.cache = newPageCache(opts.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *source](4096)
@@ -136,6 +139,7 @@ func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Datab
 	v, err := db.openView(ctx)
 	if err != nil {
 		db.cancel()
+		store.Close()
 		return nil, err
 	}
 	v.counter = db.nextCounter()
@@ -189,6 +193,10 @@ func (db *Database) waitForFiles(ctx context.Context, wait time.Duration) ([]sto
 	deadline := time.Now().Add(wait)
 	for {
 		files, err := db.rep.Files(ctx)
+		if errors.Is(err, storage.ErrNoReplica) && (wait > 0 || db.opts.Create) {
+			// Not there yet: the first writer creates it.
+			files, err = nil, nil
+		}
 		if err != nil || len(files) > 0 {
 			return files, err
 		}
@@ -464,12 +472,14 @@ func (db *Database) Writer() *Writer {
 	return db.writer
 }
 
-// Close stops the poller and waits for it, and closes the write path.
+// Close stops the poller and waits for it, closes the write path, and
+// releases the storage backend.
 func (db *Database) Close() error {
 	db.cancel()
 	<-db.pollDone
+	var err error
 	if w := db.Writer(); w != nil {
-		return w.close()
+		err = w.close()
 	}
-	return nil
+	return errors.Join(err, db.rep.Store.Close())
 }

@@ -122,6 +122,7 @@ func checkReplica(url string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("STRATA_REPLICA_URL: %w", err)
 	}
+	defer b.Close()
 	if _, err := b.List(ctx, 0, 0); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("STRATA_REPLICA_URL: %s: no answer within %s: %w", b, checkTimeout, err)

@@ -101,6 +101,8 @@ type memFile struct {
 	data []byte
 }
 
+func (m memFile) Close() error { return nil }
+
 func (m memFile) List(_ context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
 	if level != m.file.Level || m.file.MinTXID < from {
 		return nil, nil

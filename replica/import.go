@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"io/fs"
 	"os"
 	"time"
 
@@ -29,7 +30,9 @@ func (r *Replica) Import(ctx context.Context, dbPath string) (storage.FileInfo, 
 // CheckEmpty returns an error unless the replica has no LTX files.
 func (r *Replica) CheckEmpty(ctx context.Context) error {
 	files, err := r.Files(ctx)
-	if err != nil {
+	if errors.Is(err, storage.ErrNoReplica) && errors.Is(err, fs.ErrNotExist) {
+		return nil // a directory not there yet: the first write creates it
+	} else if err != nil {
 		return err
 	}
 	if len(files) > 0 {

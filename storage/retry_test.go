@@ -184,6 +184,7 @@ func (s *flakyStore) Write(context.Context, storage.FileInfo, time.Time, io.Read
 func (s *flakyStore) Delete(context.Context, []storage.FileInfo) error {
 	return errors.New("read-only")
 }
+func (s *flakyStore) Close() error   { return nil }
 func (s *flakyStore) String() string { return "flaky://test" }
 
 var testFile = storage.FileInfo{Level: 0, MinTXID: 7, MaxTXID: 7, Size: 64}

@@ -1,10 +1,13 @@
 // Package storage defines the small interface every replica backend
-// implements (a directory, an S3 bucket, ...) and the helpers shared by all
-// of them: error classification and retries.
+// implements (a directory, S3, Google Cloud Storage, Azure Blob Storage, a
+// static web server) and the helpers shared by all of them: error
+// classes, retries, small metadata objects, the manifest of static
+// replicas, and wrappers that log or count requests.
 //
 // A backend knows nothing about SQLite or the restore plan: it lists, reads
 // byte ranges of, writes and deletes LTX files named by (level, minTXID,
-// maxTXID). Everything above it is backend-agnostic.
+// maxTXID). Everything above it is backend-agnostic; only the package
+// storage/backends maps URL schemes to backends.
 package storage
 
 import (
@@ -63,6 +66,11 @@ type Backend interface {
 	// Delete removes files; files already gone are not an error.
 	Delete(ctx context.Context, files []FileInfo) error
 
+	// Close releases what the backend holds (its share of the process's
+	// HTTP connection pool, SDK clients). The backend must not be used
+	// afterwards; closing twice is harmless.
+	Close() error
+
 	// String is the replica URL, without secrets.
 	String() string
 }
@@ -85,8 +93,34 @@ type ExclusiveWriter interface {
 // already exist.
 var ErrExists = errors.New("already exists")
 
-// ErrNotFound is matched (errors.Is) by errors for files that do not exist.
+// ErrNotFound is matched (errors.Is) by errors for files (and metadata
+// objects) that do not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrNoReplica is matched by errors from List and ListAll when the replica
+// itself does not exist: its directory, bucket or container is missing,
+// or a static replica has no manifest. It is distinct from an existing
+// replica without files (List returns no files and no error), and it
+// does not match ErrNotFound, which means "this file is gone" (a reader
+// re-plans on it; re-planning cannot help a replica that is not there).
+// A missing directory also matches fs.ErrNotExist: writing creates it,
+// where a missing bucket stays missing.
+var ErrNoReplica = errors.New("no replica there")
+
+// ErrReadOnly is matched by errors from the write methods of backends that
+// cannot write (a replica served by a static web server).
+var ErrReadOnly = errors.New("read-only replica")
+
+// ErrAuth is matched by errors caused by credentials: missing, wrong,
+// expired, or refused access. Retrying does not help; the message says
+// which variable or setting to check, never a secret.
+var ErrAuth = errors.New("not authorized")
+
+// ErrServerFault is matched by errors for answers that break the protocol:
+// a 200 with the whole object to a Range request, a Content-Range other
+// than the one asked for. They are transient (retried); after the retries
+// they are reported as the server's fault, not as corrupt data.
+var ErrServerFault = errors.New("server fault")
 
 // ErrTransient marks errors worth retrying: timeouts, connection resets,
 // 5xx answers, throttling, short bodies.

@@ -27,6 +27,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	defer r.Store.Close()
 	if err := r.CheckEmpty(ctx); err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer r.Store.Close()
 	files, err := r.Files(ctx)
 	if err != nil {
 		return err

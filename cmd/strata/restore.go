@@ -83,6 +83,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	defer r.Store.Close()
 	start := time.Now()
 	files, err := r.Files(ctx)
 	if err == nil && len(files) == 0 {

@@ -14,7 +14,7 @@ import (
 )
 
 // copyFile copies src to dst.
-func copyFile(t testing.TB, src, dst string) {
+func copyLocalFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -51,14 +51,14 @@ func staleWAL(t testing.TB, path string, extraRows int) {
 			t.Fatal(err)
 		}
 	}
-	copyFile(t, live, path)
-	copyFile(t, live+"-wal", path+"-wal")
+	copyLocalFile(t, live, path)
+	copyLocalFile(t, live+"-wal", path+"-wal")
 	// The WAL is real: SQLite replays it into what the file shows.
 	if got := sqlite3Shell(t, path, "select count(*) from orders where customer = 'stale'"); got != fmt.Sprint(extraRows) {
 		t.Fatalf("the stale WAL is not replayed by sqlite3: %q", got)
 	}
-	copyFile(t, live, path) // sqlite3 checkpointed it into the file: copy again
-	copyFile(t, live+"-wal", path+"-wal")
+	copyLocalFile(t, live, path) // sqlite3 checkpointed it into the file: copy again
+	copyLocalFile(t, live+"-wal", path+"-wal")
 }
 
 // sqlite3Shell runs the real sqlite3 shell on path and returns its output.

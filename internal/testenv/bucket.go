@@ -34,9 +34,13 @@ func newClient(endpoint string) *s3.Client {
 func (s *S3Server) Client() *s3.Client { return s.client }
 
 // URL is the replica URL of prefix in bucket on this server.
-func (s *S3Server) URL(bucket, prefix string) string {
+func (s *S3Server) URL(bucket, prefix string) string { return s.URLVia(s.endpoint, bucket, prefix) }
+
+// URLVia is URL with requests sent to endpoint (a proxy in front of the
+// server).
+func (s *S3Server) URLVia(endpoint, bucket, prefix string) string {
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s&force-path-style=true",
-		bucket, strings.Trim(prefix, "/"), s.endpoint, Region)
+		bucket, strings.Trim(prefix, "/"), endpoint, Region)
 }
 
 // Env holds the variables that let a child process (or the AWS SDK) log in
@@ -60,19 +64,32 @@ func (s *S3Server) SetEnv(t testing.TB) {
 }
 
 // Store opens the replica at prefix in bucket with the server's
-// credentials, without touching the process environment.
+// credentials, without touching the process environment; it is closed
+// when the test ends.
 func (s *S3Server) Store(t testing.TB, bucket, prefix string) *s3store.Store {
 	t.Helper()
-	st, err := s.OpenStore(context.Background(), bucket, prefix)
+	return s.StoreVia(t, s.endpoint, bucket, prefix)
+}
+
+// StoreVia is Store with requests sent to endpoint instead of the server
+// itself: a proxy in front of it (see FaultProxy).
+func (s *S3Server) StoreVia(t testing.TB, endpoint, bucket, prefix string) *s3store.Store {
+	t.Helper()
+	st, err := openStore(context.Background(), s.URLVia(endpoint, bucket, prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	return st
 }
 
-// OpenStore is Store for callers outside tests.
+// OpenStore is Store for callers outside tests; close the store when done.
 func (s *S3Server) OpenStore(ctx context.Context, bucket, prefix string) (*s3store.Store, error) {
-	u, err := url.Parse(s.URL(bucket, prefix))
+	return openStore(ctx, s.URL(bucket, prefix))
+}
+
+func openStore(ctx context.Context, rawURL string) (*s3store.Store, error) {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -92,15 +109,24 @@ func (s *S3Server) CreateBucket(t testing.TB, name string) string {
 
 var bucketSeq atomic.Int64
 
-var invalidBucketChars = regexp.MustCompile(`[^a-z0-9-]+`)
+var (
+	invalidBucketChars = regexp.MustCompile(`[^a-z0-9-]+`)
+	dashes             = regexp.MustCompile(`-+`) // Azure refuses "--" in container names
+)
 
-// NewBucket is CreateBucket for callers outside tests.
-func (s *S3Server) NewBucket(ctx context.Context, name string) (string, error) {
+// uniqueBucket makes a bucket (or container) name valid for S3, GCS and
+// Azure from name, unique in this process.
+func uniqueBucket(name string) string {
 	base := strings.Trim(invalidBucketChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
 	if len(base) > 40 {
 		base = strings.TrimRight(base[:40], "-")
 	}
-	bucket := fmt.Sprintf("b-%s-%d", base, bucketSeq.Add(1))
+	return dashes.ReplaceAllString(fmt.Sprintf("b-%s-%d", base, bucketSeq.Add(1)), "-")
+}
+
+// NewBucket is CreateBucket for callers outside tests.
+func (s *S3Server) NewBucket(ctx context.Context, name string) (string, error) {
+	bucket := uniqueBucket(name)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {

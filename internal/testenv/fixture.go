@@ -39,6 +39,7 @@ func CopyReplica(ctx context.Context, srv *S3Server, bucket, prefix, fixtureDir 
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	for _, lvl := range levels {
 		level, err := strconv.Atoi(lvl.Name())
 		if err != nil || !lvl.IsDir() {

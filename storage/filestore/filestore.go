@@ -1,5 +1,6 @@
 // Package filestore keeps a replica in a local directory, in Litestream's
-// file layout: <dir>/ltx/<level>/<minTXID>-<maxTXID>.ltx.
+// file layout: <dir>/ltx/<level>/<minTXID>-<maxTXID>.ltx, with metadata
+// objects (storage.MetaStore) at <dir>/<name>.
 package filestore
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +26,7 @@ type Store struct {
 }
 
 // New returns a store rooted at dir. The directory need not exist yet; it
-// is created on the first write.
+// is created on the first write (until then List reports ErrNoReplica).
 func New(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -38,6 +40,12 @@ func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) String() string { return "file://" + filepath.ToSlash(s.dir) }
 
+// Close implements storage.Backend; a directory holds nothing open.
+func (s *Store) Close() error { return nil }
+
+// Layout implements storage.Layouter.
+func (s *Store) Layout() storage.Layout { return storage.LayoutFile }
+
 func (s *Store) levelDir(level int) string {
 	return filepath.Join(s.dir, "ltx", strconv.Itoa(level))
 }
@@ -49,10 +57,8 @@ func (s *Store) path(f storage.FileInfo) string {
 // List implements storage.Backend.
 func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
 	entries, err := os.ReadDir(s.levelDir(level))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.levelDir(level), err)
+	if err != nil {
+		return nil, s.listError(s.levelDir(level), err)
 	}
 	var files []storage.FileInfo
 	for _, e := range entries {
@@ -74,6 +80,66 @@ func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.F
 	storage.SortFiles(files)
 	return files, nil
 }
+
+// ListAll implements storage.AllLister.
+func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
+	entries, err := os.ReadDir(filepath.Join(s.dir, "ltx"))
+	if err != nil {
+		return nil, s.listError(filepath.Join(s.dir, "ltx"), err)
+	}
+	var all []storage.FileInfo
+	for _, e := range entries {
+		level, err := strconv.Atoi(e.Name())
+		if err != nil || level < 0 || level > storage.MaxLevel || strconv.Itoa(level) != e.Name() || !e.IsDir() {
+			continue
+		}
+		files, err := s.List(ctx, level, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, files...)
+	}
+	return all, nil
+}
+
+// listError explains a folder that could not be read: a level not written
+// yet (nil: no files), a replica that is not there, or err itself.
+func (s *Store) listError(dir string, err error) error {
+	if rootErr := s.checkRoot(); rootErr != nil {
+		return rootErr
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("list %s: %w", dir, err)
+}
+
+// checkRoot tells a replica without files (nil) from one that is not
+// there: a missing root, or a file where the root should be (a database
+// path given instead of a replica URL).
+func (s *Store) checkRoot() error {
+	fi, err := os.Stat(s.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &noDirError{dir: s.dir, err: err}
+	case err != nil:
+		return fmt.Errorf("%s: %w", s.dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is a file, not a replica directory (a replica URL or directory is expected): %w", s.dir, storage.ErrNoReplica)
+	}
+	return nil
+}
+
+// noDirError is a replica directory that does not exist. It matches
+// storage.ErrNoReplica, and fs.ErrNotExist: a write would create it (an
+// import into a new directory is fine), unlike a missing bucket.
+type noDirError struct {
+	dir string
+	err error
+}
+
+func (e *noDirError) Error() string   { return e.dir + ": directory does not exist" }
+func (e *noDirError) Unwrap() []error { return []error{storage.ErrNoReplica, e.err} }
 
 // ReadRange implements storage.Backend.
 func (s *Store) ReadRange(ctx context.Context, f storage.FileInfo, off, length int64) (io.ReadCloser, error) {
@@ -100,13 +166,13 @@ type readCloser struct {
 
 // Write implements storage.Backend: temp file, fsync, rename, fsync dir.
 func (s *Store) Write(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
-	return s.write(f, timestamp, r, os.Rename)
+	return s.write(s.levelDir(f.Level), f.Name(), timestamp, r, os.Rename)
 }
 
 // WriteNew implements storage.ExclusiveWriter: the temp file is linked
 // into place, which fails if the name exists, and then removed.
 func (s *Store) WriteNew(ctx context.Context, f storage.FileInfo, timestamp time.Time, r io.Reader) error {
-	return s.write(f, timestamp, r, func(tmp, dst string) error {
+	return s.write(s.levelDir(f.Level), f.Name(), timestamp, r, func(tmp, dst string) error {
 		if err := os.Link(tmp, dst); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%s: %w", dst, storage.ErrExists)
@@ -117,20 +183,22 @@ func (s *Store) WriteNew(ctx context.Context, f storage.FileInfo, timestamp time
 	})
 }
 
-// write stages r in a synced temp file, then publish moves it into place.
-func (s *Store) write(f storage.FileInfo, timestamp time.Time, r io.Reader, publish func(tmp, dst string) error) error {
-	dir := s.levelDir(f.Level)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// write stages r in a synced temp file in dir, then publish moves it to
+// dir/name. Files and folders get the modes the umask leaves of 0666 and
+// 0777, as Litestream's and every other tool's files do.
+func (s *Store) write(dir, name string, timestamp time.Time, r io.Reader, publish func(tmp, dst string) error) error {
+	dst := filepath.Join(dir, name)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+f.Name()+".tmp-*")
+	tmp, err := createTemp(dir, "."+name+".tmp-")
 	if err != nil {
 		return fmt.Errorf("create temp file in %s: %w", dir, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op once published
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", s.path(f), err)
+		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -142,10 +210,25 @@ func (s *Store) write(f storage.FileInfo, timestamp time.Time, r io.Reader, publ
 	if !timestamp.IsZero() {
 		_ = os.Chtimes(tmp.Name(), timestamp, timestamp) // a hint only
 	}
-	if err := publish(tmp.Name(), s.path(f)); err != nil {
-		return fmt.Errorf("publish %s: %w", s.path(f), err)
+	if err := publish(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("publish %s: %w", dst, err)
 	}
 	return syncDir(dir)
+}
+
+// createTemp is os.CreateTemp with mode 0666 less the umask (CreateTemp
+// always makes 0600 files, which other users of a shared replica cannot
+// read).
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("no free temporary name in %s", dir)
 }
 
 func syncDir(dir string) error {

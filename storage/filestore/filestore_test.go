@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,14 +117,34 @@ func TestListIgnoresOtherNames(t *testing.T) {
 	}
 }
 
+// A replica directory that does not exist (a typo, a database path) is
+// not an empty replica: List and ListAll say so, naming the directory.
+// Writing creates it.
 func TestListMissingDirectory(t *testing.T) {
-	s, err := filestore.New(filepath.Join(t.TempDir(), "not", "yet"))
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	s, err := filestore.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := s.List(context.Background(), 0, 0)
-	if err != nil || len(files) != 0 {
-		t.Fatalf("List of a replica that does not exist yet = %v, %v; want nothing, no error", files, err)
+	if files, err := s.List(ctx, 0, 0); !errors.Is(err, storage.ErrNoReplica) || errors.Is(err, storage.ErrNotFound) || !strings.Contains(fmt.Sprint(err), dir) {
+		t.Fatalf("List of a missing directory = %v, %v; want ErrNoReplica (not ErrNotFound) naming %s", files, err, dir)
+	}
+	if _, err := s.ListAll(ctx); !errors.Is(err, storage.ErrNoReplica) {
+		t.Fatalf("ListAll of a missing directory: %v, want ErrNoReplica", err)
+	}
+	write(t, s, info(0, 1, 1), "x")
+	if files, err := s.List(ctx, 3, 0); err != nil || len(files) != 0 {
+		t.Errorf("List of an empty level of an existing replica = %v, %v; want nothing, no error", files, err)
+	}
+
+	db := filepath.Join(t.TempDir(), "shop.db")
+	if err := os.WriteFile(db, []byte("SQLite format 3\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = filestore.New(db)
+	if _, err := s.List(ctx, 0, 0); !errors.Is(err, storage.ErrNoReplica) || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("List of a database file: %v, want ErrNoReplica saying it is a file", err)
 	}
 }
 
@@ -310,7 +332,28 @@ func TestNewAndString(t *testing.T) {
 	}
 }
 
-func TestWriteNew(t *testing.T) {
+func TestContract(t *testing.T) {
+	open := func(t *testing.T) *filestore.Store {
+		s, err := filestore.New(filepath.Join(t.TempDir(), "replica"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	storagetest.Run(t, storagetest.Harness{
+		New: func(t *testing.T) (storage.Backend, storage.Backend) {
+			s := open(t)
+			if err := os.Mkdir(s.Dir(), 0o755); err != nil { // an empty replica
+				t.Fatal(err)
+			}
+			return s, s
+		},
+		Open: func(t *testing.T) storage.Backend { return open(t) },
+	})
+}
+
+// WriteNew leaves no temporary file behind.
+func TestWriteNewLeavesNoTempFiles(t *testing.T) {
 	s := newStore(t)
 	storagetest.ExclusiveWrites(t, s, s)
 	for _, level := range []int{0, 9} {
@@ -323,5 +366,50 @@ func TestWriteNew(t *testing.T) {
 				t.Errorf("temp file %s left behind", e.Name())
 			}
 		}
+	}
+}
+
+// Files and folders are created with the modes the umask leaves (as
+// Litestream's and sqlite3's are), not 0600.
+func TestWriteFollowsUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	s := newStore(t)
+	write(t, s, info(0, 1, 1), "x")
+	if err := s.WriteMeta(context.Background(), "strata-test.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		filepath.Join(levelDir(s, 0), info(0, 1, 1).Name()): 0o644,
+		levelDir(s, 0): 0o755 | os.ModeDir,
+		filepath.Join(s.Dir(), "strata-test.json"): 0o644,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), want)
+		}
+	}
+}
+
+// A metadata object's token changes with every write, even two writes of
+// the same size within one clock tick, and an unchanged object is not
+// read again.
+func TestMetaTokenChangesOnEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	seen := map[string]bool{}
+	tag := ""
+	for i := range 20 {
+		if err := s.WriteMeta(ctx, "strata-head.json", []byte(fmt.Sprintf(`{"n":%02d}`, i))); err != nil {
+			t.Fatal(err)
+		}
+		data, newTag, err := s.ReadMeta(ctx, "strata-head.json", tag)
+		if err != nil || string(data) != fmt.Sprintf(`{"n":%02d}`, i) || seen[newTag] {
+			t.Fatalf("write %d: ReadMeta = %q, %q, %v; want the new content and a token never seen", i, data, newTag, err)
+		}
+		seen[newTag], tag = true, newTag
 	}
 }

@@ -11,25 +11,22 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	"github.com/strata-db/strata/storage"
+	"github.com/strata-db/strata/storage/internal/httpx"
 )
 
 // opError reports a failed S3 call with a short message instead of the
 // SDK's long one, while keeping the SDK error reachable for errors.As.
 type opError struct {
 	op, object, msg string
-	notFound        bool
-	exists          bool
+	class           error // a storage sentinel the error matches, or nil
 	err             error
 }
 
 func (e *opError) Error() string { return e.op + " " + e.object + ": " + e.msg }
 
 func (e *opError) Unwrap() []error {
-	switch {
-	case e.notFound:
-		return []error{storage.ErrNotFound, e.err}
-	case e.exists:
-		return []error{storage.ErrExists, e.err}
+	if e.class != nil {
+		return []error{e.class, e.err}
 	}
 	return []error{e.err}
 }
@@ -46,18 +43,33 @@ func (s *Store) classify(ctx context.Context, op, key string, err error) error {
 		e.msg = ctx.Err().Error()
 		return e
 	}
+	var noCreds NoCredentialsError
+	if errors.As(err, &noCreds) {
+		e.msg, e.class = noCreds.Error(), storage.ErrAuth
+		return e
+	}
+	if h := httpx.Find(err); h != nil {
+		// A stall, a range fault, plain HTTP on https: the message says
+		// it all, and the error says whether it is transient.
+		e.msg, e.err = h.Error(), h
+		return e
+	}
 	code, status := apiCode(err)
 	if isNotFound(code, status) {
-		e.msg, e.notFound = "not found", true
+		e.msg, e.class = "not found", storage.ErrNotFound
+		return e
+	}
+	if status == 304 {
+		e.msg, e.class = "not modified", storage.ErrNotModified
 		return e
 	}
 	if code == "PreconditionFailed" || status == 412 {
 		// Only conditional creates send a precondition.
-		e.msg, e.exists = "already exists", true
+		e.msg, e.class = "already exists", storage.ErrExists
 		return e
 	}
-	if msg, ok := permanentMessage(code, status, s.loc.bucket); ok {
-		e.msg = msg
+	if msg, class, ok := permanentMessage(code, status, s.loc.bucket); ok {
+		e.msg, e.class = msg, class
 		return e
 	}
 	e.msg = shortMessage(err, code)
@@ -87,24 +99,26 @@ func isNotFound(code string, status int) bool {
 	return code == "NoSuchKey" || (status == 404 && (code == "" || code == "NotFound"))
 }
 
-func permanentMessage(code string, status int, bucket string) (string, bool) {
+// permanentMessage says what a permanent failure means, and which storage
+// sentinel (if any) it matches.
+func permanentMessage(code string, status int, bucket string) (string, error, bool) {
 	switch {
 	case code == "NoSuchBucket":
-		return "bucket " + bucket + " does not exist", true
+		return "bucket " + bucket + " does not exist", storage.ErrNoReplica, true
 	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound":
-		return "access key not known to the server (check AWS_ACCESS_KEY_ID)", true
+		return "access key not known to the server (check AWS_ACCESS_KEY_ID)", storage.ErrAuth, true
 	case code == "SignatureDoesNotMatch":
-		return "signature does not match (check AWS_SECRET_ACCESS_KEY)", true
+		return "signature does not match (check AWS_SECRET_ACCESS_KEY)", storage.ErrAuth, true
 	case code == "ExpiredToken" || code == "InvalidToken":
-		return "session token expired or invalid (check AWS_SESSION_TOKEN)", true
+		return "session token expired or invalid (check AWS_SESSION_TOKEN)", storage.ErrAuth, true
 	case code == "AccessDenied" || status == 403:
-		return "access denied (check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy)", true
+		return "access denied (check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy)", storage.ErrAuth, true
 	case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || status == 301:
-		return "bucket " + bucket + " is in another region (set ?region=)", true
+		return "bucket " + bucket + " is in another region (set ?region=)", nil, true
 	case code == "InvalidRange" || status == 416:
-		return "requested range is beyond the end of the object", true
+		return "requested range is beyond the end of the object", nil, true
 	}
-	return "", false
+	return "", nil, false
 }
 
 var transientCodes = map[string]bool{

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/strata-db/strata/internal/fixture"
 	"github.com/strata-db/strata/internal/testenv"
 	"github.com/strata-db/strata/storage"
 	"github.com/strata-db/strata/storage/s3store"
@@ -248,6 +249,7 @@ func TestWrongCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer st.Close()
 		begin := time.Now()
 		_, err = st.ReadRange(context.Background(), fi(0, 1, 1), 0, 1)
 		if err == nil || storage.IsTransient(err) || !strings.Contains(err.Error(), tc.want) {
@@ -270,6 +272,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	begin := time.Now()
 	_, err = st.List(context.Background(), 0, 0)
 	if !storage.IsTransient(err) || !strings.Contains(err.Error(), "connection refused") {
@@ -383,6 +386,7 @@ func TestOpenFromEnvironmentIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer b.Close()
 	write(t, b, fi(0, 1, 1), "hello")
 	if got := readRange(t, b, fi(0, 1, 1), 1, 3); got != "ell" {
 		t.Errorf("ReadRange = %q", got)
@@ -431,12 +435,8 @@ func captureOutput(t *testing.T) func() string {
 }
 
 func TestCopyFixture(t *testing.T) {
-	const fixture = "/work/shared/fixtures/litestream-0.5-shop"
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skip("fixture not available:", err)
-	}
 	srv, st := newStore(t, "shop")
-	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", fixture+"/replica")
+	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", fixture.ReplicaDir(t))
 	for level, want := range map[int]int{0: 10, 1: 1, 9: 1} {
 		if got := len(list(t, st, level, 0)); got != want {
 			t.Errorf("level %d: %d files, want %d", level, got, want)
@@ -448,7 +448,126 @@ func TestCopyFixture(t *testing.T) {
 	}
 }
 
-func TestWriteNew(t *testing.T) {
-	_, st := newStore(t, "excl")
-	storagetest.ExclusiveWrites(t, st, st)
+func TestContract(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	storagetest.Run(t, storagetest.Harness{
+		New: func(t *testing.T) (storage.Backend, storage.Backend) {
+			st := srv.Store(t, srv.CreateBucket(t, t.Name()), "db")
+			return st, st
+		},
+		Open: func(t *testing.T) storage.Backend {
+			u, _ := url.Parse(srv.URL("any-bucket", "db"))
+			st, err := s3store.OpenWithOptions(context.Background(), u,
+				config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	})
+}
+
+// clearAWSEnvironment leaves the SDK no credentials anywhere, and no
+// instance metadata service to ask.
+func clearAWSEnvironment(t *testing.T) {
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		s3store.AccessKeyEnv, s3store.SecretKeyEnv, s3store.EndpointEnv} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// Without credentials, the failure is one line that says what to set,
+// matches storage.ErrAuth, and nothing is printed: at open for an
+// endpoint, at the first request for AWS itself.
+func TestNoCredentials(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	clearAWSEnvironment(t)
+	output := captureOutput(t)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, storage.ErrAuth) || storage.IsTransient(err) || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") || !strings.Contains(err.Error(), s3store.AccessKeyEnv) ||
+			strings.Contains(err.Error(), "IMDS") || strings.Contains(err.Error(), "failed to refresh") {
+			t.Errorf("%s: %v; want one line matching ErrAuth that says which variables to set", what, err)
+		}
+	}
+	u, _ := url.Parse(srv.URL("bkt", "db"))
+	_, err := s3store.Open(context.Background(), u)
+	check("Open with an endpoint", err)
+
+	u, _ = url.Parse("s3://bkt/db?region=eu-west-1")
+	b, err := s3store.Open(context.Background(), u)
+	if err != nil {
+		t.Fatalf("Open for AWS makes no request and cannot fail for credentials: %v", err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = b.List(ctx, 0, 0)
+	check("List on AWS", err)
+	if out := output(); out != "" {
+		t.Errorf("printed:\n%s", out)
+	}
+}
+
+// Litestream's LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY
+// work when the AWS variables are not set.
+func TestLitestreamCredentialVariables(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	bucket := srv.CreateBucket(t, "ls-env")
+	clearAWSEnvironment(t)
+	t.Setenv(s3store.AccessKeyEnv, testenv.AccessKey)
+	t.Setenv(s3store.SecretKeyEnv, testenv.SecretKey)
+	u, _ := url.Parse(srv.URL(bucket, "db"))
+	b, err := s3store.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	write(t, b, fi(0, 1, 1), "hello")
+	if got := list(t, b, 0, 0); len(got) != 1 {
+		t.Errorf("List = %s", names(got))
+	}
+}
+
+// endpoint=127.0.0.1:PORT (no scheme) reaches a local plain-HTTP server, as
+// in Litestream, instead of failing over https.
+func TestBareLocalEndpointIsHTTP(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	bucket := srv.CreateBucket(t, "bare")
+	u, _ := url.Parse("s3://" + bucket + "/db?endpoint=" + strings.TrimPrefix(srv.Endpoint(), "http://"))
+	st, err := s3store.OpenWithOptions(context.Background(), u,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.List(context.Background(), 0, 0); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+}
+
+// https to a plain-HTTP endpoint fails at once with the fix, not after
+// retries with the SDK's words.
+func TestHTTPSToPlainHTTPEndpoint(t *testing.T) {
+	srv := testenv.VersityGW(t)
+	u, _ := url.Parse("s3://bkt/db?endpoint=" + strings.Replace(srv.Endpoint(), "http://", "https://", 1))
+	st, err := s3store.OpenWithOptions(context.Background(), u,
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testenv.AccessKey, testenv.SecretKey, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	begin := time.Now()
+	_, err = storage.ListLevel(context.Background(), st, storage.DefaultRetry, 0, 0)
+	if err == nil || storage.IsTransient(err) || !strings.Contains(err.Error(), "write the endpoint as "+srv.Endpoint()) {
+		t.Fatalf("List over https to an http server: %v; want a permanent error with the http:// endpoint", err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("took %v to fail", d)
+	}
 }

@@ -5,7 +5,10 @@
 //
 // Replica URLs look like
 // s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&force-path-style=true;
-// credentials come from the usual AWS environment.
+// credentials come from the usual AWS environment (or Litestream's
+// LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY). Metadata
+// objects (storage.MetaStore) are <prefix>/<name>, outside the level
+// folders.
 package s3store
 
 import (
@@ -13,13 +16,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/strata-db/strata/storage"
+	"github.com/strata-db/strata/storage/internal/httpx"
 	"github.com/superfly/ltx"
 )
 
@@ -32,6 +36,7 @@ const TimestampKey = "litestream-timestamp"
 type Store struct {
 	loc    location
 	client *s3.Client
+	http   *httpx.Client
 }
 
 // Open returns the store for an s3:// URL.
@@ -56,17 +61,33 @@ func OpenWithOptions(ctx context.Context, u *url.URL, opts ...func(*config.LoadO
 			return nil, err
 		}
 	}
-	return &Store{loc: loc, client: newClient(cfg, loc)}, nil
+	hc, err := httpx.New(httpx.Options{Timeout: loc.timeout, SkipVerify: loc.skipVerify, CABundle: os.Getenv("AWS_CA_BUNDLE")})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	return &Store{loc: loc, client: newClient(cfg, loc, hc), http: hc}, nil
+}
+
+// Close implements storage.Backend: it gives back the store's share of the
+// process's connection pool.
+func (s *Store) Close() error {
+	s.http.Close()
+	return nil
 }
 
 // String is the replica URL, with its endpoint but never credentials.
 func (s *Store) String() string { return s.loc.String() }
 
+// Layout implements storage.Layouter.
+func (s *Store) Layout() storage.Layout { return storage.LayoutS3 }
+
 // Bucket is the bucket that holds the replica.
 func (s *Store) Bucket() string { return s.loc.bucket }
 
 // Key is the object key of f.
-func (s *Store) Key(f storage.FileInfo) string { return s.loc.levelPrefix(f.Level) + f.Name() }
+func (s *Store) Key(f storage.FileInfo) string {
+	return storage.JoinKey(s.loc.prefix, storage.LayoutS3.Path(f))
+}
 
 // Client is the underlying S3 client, for callers that need more than the
 // storage.Backend interface (e.g. tests reading object metadata).
@@ -74,50 +95,33 @@ func (s *Store) Client() *s3.Client { return s.client }
 
 // List implements storage.Backend.
 func (s *Store) List(ctx context.Context, level int, from ltx.TXID) ([]storage.FileInfo, error) {
-	prefix := s.loc.levelPrefix(level)
+	prefix := storage.JoinKey(s.loc.prefix, storage.LayoutS3.LevelDir(level)) + "/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.bucket), Prefix: aws.String(prefix)}
-	if from > 1 {
+	if after := storage.LayoutS3.StartAfter(level, from); after != "" {
 		// Keys sort by minTXID, so the listing can start just before from
 		// instead of paging through the whole level.
-		in.StartAfter = aws.String(prefix + ltx.FormatFilename(from-1, ^ltx.TXID(0)))
+		in.StartAfter = aws.String(storage.JoinKey(s.loc.prefix, after))
 	}
-	var files []storage.FileInfo
-	for p := s3.NewListObjectsV2Paginator(s.client, in); p.HasMorePages(); {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, s.classify(ctx, "list", prefix, err)
-		}
-		for _, obj := range page.Contents {
-			name := strings.TrimPrefix(aws.ToString(obj.Key), prefix)
-			minTXID, maxTXID, err := ltx.ParseFilename(name)
-			if err != nil || minTXID < from {
-				continue
-			}
-			files = append(files, storage.FileInfo{
-				Level: level, MinTXID: minTXID, MaxTXID: maxTXID,
-				Size: aws.ToInt64(obj.Size), ModTime: aws.ToTime(obj.LastModified),
-			})
-		}
-	}
-	storage.SortFiles(files)
-	return files, nil
+	return s.list(ctx, in, from)
 }
 
 // ListAll implements storage.AllLister: one recursive listing of the
 // prefix returns every level, instead of one listing per level.
 func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
-	root := s.loc.levelPrefix(0)
-	root = root[:len(root)-len("0000/")]
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.bucket), Prefix: aws.String(root)}
+	return s.list(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.bucket), Prefix: aws.String(s.loc.root())}, 0)
+}
+
+func (s *Store) list(ctx context.Context, in *s3.ListObjectsV2Input, from ltx.TXID) ([]storage.FileInfo, error) {
+	root := s.loc.root()
 	var files []storage.FileInfo
 	for p := s3.NewListObjectsV2Paginator(s.client, in); p.HasMorePages(); {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, s.classify(ctx, "list", root, err)
+			return nil, s.classify(ctx, "list", aws.ToString(in.Prefix), err)
 		}
 		for _, obj := range page.Contents {
-			f, ok := parseKey(strings.TrimPrefix(aws.ToString(obj.Key), root))
-			if !ok {
+			f, ok := storage.LayoutS3.ParsePath(strings.TrimPrefix(aws.ToString(obj.Key), root))
+			if !ok || f.MinTXID < from {
 				continue
 			}
 			f.Size, f.ModTime = aws.ToInt64(obj.Size), aws.ToTime(obj.LastModified)
@@ -126,23 +130,6 @@ func (s *Store) ListAll(ctx context.Context) ([]storage.FileInfo, error) {
 	}
 	storage.SortFiles(files)
 	return files, nil
-}
-
-// parseKey reads "<level as 4 hex digits>/<minTXID>-<maxTXID>.ltx".
-func parseKey(rel string) (storage.FileInfo, bool) {
-	lvl, name, ok := strings.Cut(rel, "/")
-	if !ok || len(lvl) != 4 {
-		return storage.FileInfo{}, false
-	}
-	level, err := strconv.ParseUint(lvl, 16, 8)
-	if err != nil || level > storage.MaxLevel {
-		return storage.FileInfo{}, false
-	}
-	minTXID, maxTXID, err := ltx.ParseFilename(name)
-	if err != nil {
-		return storage.FileInfo{}, false
-	}
-	return storage.FileInfo{Level: int(level), MinTXID: minTXID, MaxTXID: maxTXID}, true
 }
 
 // ReadRange implements storage.Backend.

@@ -35,6 +35,7 @@ func mustParse(t *testing.T, raw string) location {
 }
 
 func TestParseURL(t *testing.T) {
+	t.Setenv(EndpointEnv, "")
 	for _, tc := range []struct {
 		raw                      string
 		bucket, prefix, endpoint string
@@ -49,6 +50,12 @@ func TestParseURL(t *testing.T) {
 		{"s3://bkt/db?endpoint=minio.example.com:9000", "bkt", "db", "https://minio.example.com:9000", "", true},
 		{"s3://bkt/db?endpoint=https://x.example.com/&force-path-style=false", "bkt", "db", "https://x.example.com", "", false},
 		{"s3://bkt/db?force-path-style=true", "bkt", "db", "", "", true},
+		// Litestream's spellings and its reading of a bare local host:port.
+		{"s3://bkt/db?endpoint=127.0.0.1:9000&forcePathStyle=false", "bkt", "db", "http://127.0.0.1:9000", "", false},
+		{"s3://bkt/db?endpoint=localhost:9000", "bkt", "db", "http://localhost:9000", "", true},
+		{"s3://bkt/db?endpoint=[::1]:9000", "bkt", "db", "http://[::1]:9000", "", true},
+		{"s3://bkt/db?endpoint=192.168.1.5:9000&skipVerify=true", "bkt", "db", "http://192.168.1.5:9000", "", true},
+		{"s3://bkt/./a/../db", "bkt", "db", "", "", false},
 	} {
 		loc := mustParse(t, tc.raw)
 		got := fmt.Sprint(loc.bucket, "|", loc.prefix, "|", loc.endpoint, "|", loc.region, "|", loc.pathStyle)
@@ -61,11 +68,16 @@ func TestParseURL(t *testing.T) {
 
 func TestParseURLErrors(t *testing.T) {
 	for raw, want := range map[string]string{
-		"s3:///prefix":                      "has no bucket",
-		"s3://bkt/p?endpont=http://x":       `unknown query parameter "endpont"`,
-		"s3://bkt/p?force-path-style=maybe": `force-path-style="maybe" is not a boolean`,
-		"s3://bkt/p?endpoint=ftp://x":       "scheme must be http or https",
-		"s3://key:secret@bkt/p":             "credentials do not belong in the URL",
+		"s3:///prefix":                            "has no bucket",
+		"s3://bkt/p?endpont=http://x":             `unknown query parameter "endpont"`,
+		"s3://bkt/p?force-path-style=maybe":       `force-path-style="maybe" is not a boolean`,
+		"s3://bkt/p?endpoint=ftp://x":             "scheme must be http or https",
+		"s3://key:secret@bkt/p":                   "credentials do not belong in the URL",
+		"s3://bkt/p?skipVerify=perhaps":           `skip-verify="perhaps" is not a boolean`,
+		"s3://bkt/p?timeout=0":                    `timeout="0" is not a positive duration`,
+		"s3://bkt/p?sseCustomerKey=x":             `unknown query parameter "sseCustomerKey"`,
+		"s3://bkt/p?endpoint=http://u:secret@h:1": "credentials do not belong in the URL",
+		"s3://bkt/p#frag":                         "fragment",
 	} {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -81,7 +93,26 @@ func TestParseURLErrors(t *testing.T) {
 	}
 }
 
+// LITESTREAM_S3_ENDPOINT is the endpoint of URLs without endpoint=, as in
+// Litestream; a bad one is an error that names the variable, never a
+// silent fallback to AWS.
+func TestEndpointFromLitestreamVariable(t *testing.T) {
+	t.Setenv(EndpointEnv, "127.0.0.1:9000")
+	if loc := mustParse(t, "s3://bkt/db"); loc.endpoint != "http://127.0.0.1:9000" || !loc.pathStyle {
+		t.Errorf("endpoint %q, path style %v", loc.endpoint, loc.pathStyle)
+	}
+	if loc := mustParse(t, "s3://bkt/db?endpoint=http://other:1"); loc.endpoint != "http://other:1" {
+		t.Errorf("the URL's endpoint should win, got %q", loc.endpoint)
+	}
+	t.Setenv(EndpointEnv, "ftp://nowhere")
+	u, _ := url.Parse("s3://bkt/db")
+	if _, err := parseURL(u); err == nil || !strings.Contains(err.Error(), EndpointEnv) {
+		t.Errorf("a bad %s: %v", EndpointEnv, err)
+	}
+}
+
 func TestLocationString(t *testing.T) {
+	t.Setenv(EndpointEnv, "")
 	for raw, want := range map[string]string{
 		"s3://bkt/db/": "s3://bkt/db",
 		"s3://bkt":     "s3://bkt",
@@ -110,8 +141,8 @@ func TestKeys(t *testing.T) {
 			t.Errorf("%s: Key(L9) = %q, want %q", raw, got, want[1])
 		}
 	}
-	if got := (location{prefix: "p"}).levelPrefix(12); got != "p/000c/" {
-		t.Errorf("levelPrefix(12) = %q", got)
+	if got := (&Store{loc: location{prefix: "p"}}).Key(storage.FileInfo{Level: 12, MinTXID: 1, MaxTXID: 1}); got != "p/000c/0000000000000001-0000000000000001.ltx" {
+		t.Errorf("Key(L12) = %q", got)
 	}
 }
 

@@ -3,12 +3,17 @@ package s3store
 import (
 	"fmt"
 	"net/url"
-	"sort"
+	"os"
+	"path"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/strata-db/strata/storage"
 )
 
-// location is what a replica URL says about where the replica lives.
+// location is what a replica URL says about where the replica lives and
+// how to reach it.
 type location struct {
 	bucket    string
 	prefix    string // no leading or trailing slash; may be empty
@@ -18,71 +23,76 @@ type location struct {
 	// pathStyleSet records an explicit force-path-style, so String can
 	// give it back only when it differs from the default.
 	pathStyleSet bool
+	skipVerify   bool
+	timeout      time.Duration
 }
 
-var knownParams = []string{"endpoint", "force-path-style", "region"}
+// spellings are the accepted query parameters: strata's names, and
+// Litestream's camel-case spellings of the same settings.
+var spellings = map[string]string{
+	"endpoint":         "endpoint",
+	"region":           "region",
+	"force-path-style": "force-path-style",
+	"forcePathStyle":   "force-path-style",
+	"skip-verify":      "skip-verify",
+	"skipVerify":       "skip-verify",
+	"timeout":          "timeout",
+}
+
+// EndpointEnv is Litestream's variable for the endpoint of URLs without
+// endpoint=; strata honours it too.
+const EndpointEnv = "LITESTREAM_S3_ENDPOINT"
 
 // parseURL reads s3://bucket/prefix?endpoint=...&region=...&force-path-style=...
 func parseURL(u *url.URL) (location, error) {
 	var loc location
 	if u.Scheme != "s3" {
-		return loc, fmt.Errorf("s3 URL %q: scheme must be s3", u.Redacted())
+		return loc, fmt.Errorf("s3 URL %q: scheme must be s3", storage.RedactURL(u.String()))
 	}
-	if u.Host == "" {
-		return loc, fmt.Errorf("s3 URL %q has no bucket (want s3://bucket/prefix)", u.Redacted())
+	if u.Opaque != "" {
+		return loc, fmt.Errorf("s3 URL %q is malformed (want s3://bucket/prefix)", storage.RedactURL(u.String()))
 	}
 	if u.User != nil {
-		return loc, fmt.Errorf("s3 URL %q: credentials do not belong in the URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", u.Redacted())
+		return loc, fmt.Errorf("s3 URL %q: credentials do not belong in the URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", storage.RedactURL(u.String()))
+	}
+	if u.Host == "" {
+		return loc, fmt.Errorf("s3 URL %q has no bucket (want s3://bucket/prefix)", storage.RedactURL(u.String()))
+	}
+	if u.Fragment != "" {
+		return loc, fmt.Errorf("s3 URL %q: a fragment (#...) is not allowed", storage.RedactURL(u.String()))
 	}
 	loc.bucket = u.Host
-	loc.prefix = strings.Trim(u.Path, "/")
-	q := u.Query()
-	for name := range q {
-		if !isKnownParam(name) {
-			return loc, fmt.Errorf("s3 URL %q: unknown query parameter %q (supported: %s)",
-				u.Redacted(), name, strings.Join(knownParams, ", "))
+	loc.prefix = strings.Trim(path.Clean("/"+u.Path), "/")
+	q, err := storage.Params(u, spellings)
+	if err != nil {
+		return loc, fmt.Errorf("s3 URL %q: %w", storage.RedactURL(u.String()), err)
+	}
+	endpoint, fromEnv := q["endpoint"], ""
+	if endpoint == "" {
+		endpoint, fromEnv = os.Getenv(EndpointEnv), " (from "+EndpointEnv+")"
+	}
+	if endpoint != "" {
+		if loc.endpoint, err = storage.ParseEndpoint(endpoint); err != nil {
+			return loc, fmt.Errorf("s3 URL %q: %w%s", storage.RedactURL(u.String()), err, fromEnv)
 		}
 	}
-	var err error
-	if loc.endpoint, err = parseEndpoint(q.Get("endpoint")); err != nil {
-		return loc, fmt.Errorf("s3 URL %q: %w", u.Redacted(), err)
-	}
-	loc.region = q.Get("region")
+	loc.region = q["region"]
 	loc.pathStyle = loc.endpoint != ""
 	if v, ok := q["force-path-style"]; ok {
-		b, err := strconv.ParseBool(v[0])
-		if err != nil {
-			return loc, fmt.Errorf("s3 URL %q: force-path-style=%q is not a boolean (use true or false)", u.Redacted(), v[0])
+		if loc.pathStyle, err = storage.ParseBool("force-path-style", v); err != nil {
+			return loc, fmt.Errorf("s3 URL %q: %w", storage.RedactURL(u.String()), err)
 		}
-		loc.pathStyle, loc.pathStyleSet = b, true
+		loc.pathStyleSet = true
+	}
+	if v, ok := q["skip-verify"]; ok {
+		if loc.skipVerify, err = storage.ParseBool("skip-verify", v); err != nil {
+			return loc, fmt.Errorf("s3 URL %q: %w", storage.RedactURL(u.String()), err)
+		}
+	}
+	if loc.timeout, err = storage.RequestTimeout(q["timeout"]); err != nil {
+		return loc, fmt.Errorf("s3 URL %q: %w", storage.RedactURL(u.String()), err)
 	}
 	return loc, nil
-}
-
-func isKnownParam(name string) bool {
-	i := sort.SearchStrings(knownParams, name)
-	return i < len(knownParams) && knownParams[i] == name
-}
-
-// parseEndpoint accepts "host:port" (meaning https) or an http(s) URL.
-func parseEndpoint(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	e, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("endpoint %q: %w", s, err)
-	}
-	if e.Scheme != "http" && e.Scheme != "https" {
-		return "", fmt.Errorf("endpoint %q: scheme must be http or https", s)
-	}
-	if e.Host == "" {
-		return "", fmt.Errorf("endpoint %q has no host", s)
-	}
-	return strings.TrimRight(s, "/"), nil
 }
 
 // String gives the replica URL back in canonical form, never with secrets,
@@ -126,13 +136,13 @@ func (l location) parts() (string, string) {
 	return s, q.Encode()
 }
 
-// levelPrefix is the key prefix of one level: "<prefix>/<level as %04x>/".
-func (l location) levelPrefix(level int) string {
-	lvl := fmt.Sprintf("%04x/", level)
+// root is the key prefix of everything in the replica: "<prefix>/", or ""
+// at the top of the bucket.
+func (l location) root() string {
 	if l.prefix == "" {
-		return lvl
+		return ""
 	}
-	return l.prefix + "/" + lvl
+	return l.prefix + "/"
 }
 
 // objectURL names one object for error messages.
