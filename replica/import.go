@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"time"
 
