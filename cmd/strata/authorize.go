@@ -18,11 +18,12 @@ const (
 )
 
 // errWritesRefused explains a statement the authorizer refused.
-var errWritesRefused = errors.New("refused: strata query and shell are read-only and write no file; " +
+var errWritesRefused = errors.New("refused: strata query, shell and exec write no local file; " +
 	"ATTACH takes only other strata replicas ('file:NAME?vfs=strata&replica=URL') and ':memory:', and VACUUM INTO is not allowed")
 
-// query and shell are read-only: they must not write anywhere, but SQLite
-// can create and write local files from SQL alone (ATTACH
+// query and shell are read-only, and exec writes only its replica: none
+// may write anywhere else, but SQLite can create and write local files
+// from SQL alone (ATTACH
 // 'file:x?vfs=unix', and VACUUM INTO, which attaches its target). The
 // authorizer allows only attachments that cannot write: another strata
 // replica (vfs=strata without write=1) and an in-memory database.

@@ -26,6 +26,7 @@ func commands() map[string]command {
 		"ls":      {"list the LTX files of a replica, per level", runLs},
 		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
 		"shell":   {"interactive SQL prompt on a replica", runShell},
+		"exec":    {"run writing SQL on a replica (one transaction) and store the result", runExec},
 		"bench":   {"benchmark against S3 behind a latency-injecting proxy", runBench},
 		"version": {"print the version of strata and the commit it was built from", runVersion},
 	}

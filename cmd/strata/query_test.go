@@ -179,7 +179,7 @@ func TestQueryWritesNothing(t *testing.T) {
 		`vacuum into '` + target + `'`,
 	} {
 		t.Run(sql, func(t *testing.T) {
-			strata(t, "query", rep, sql).want(t, 1, "read-only and write no file")
+			strata(t, "query", rep, sql).want(t, 1, "write no local file")
 			noFiles(t, dir)
 		})
 	}
