@@ -73,9 +73,11 @@ func (o Options) withDefaults() Options {
 // connection that opens it: the replica, the page cache, the latest view
 // and the poller that advances it.
 //
-// mu guards current, bad, pollErr and writer. The poller goroutine owns the poll
-// cursor (l1Next); it is started by Open and stopped, and waited for, by
-// Close.
+// mu guards current, bad, pollErr and writer. enableMu serializes
+// EnableWrites, which recovers a write buffer (storage I/O, publishing
+// views) before it sets writer; it is taken before mu. The poller
+// goroutine owns the poll cursor (l1Next); it is started by Open and
+// stopped, and waited for, by Close.
 type Database struct {
 	rep   *replica.Replica
 	cache *pageCache
@@ -85,8 +87,9 @@ type Database struct {
 	ctx    context.Context // cancelled by Close; bounds every fetch
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	current *View
+	enableMu sync.Mutex
+	mu       sync.Mutex
+	current  *View
 	bad     map[storage.FileKey]bool // files found corrupt, left out of plans
 	pollErr error                    // why the last poll failed; nil after a good one
 	writer  *Writer                  // the write path, once writes are enabled

@@ -359,6 +359,21 @@ func (b *wbuffer) appendCommit(pages []uint32, read func(pgno uint32, buf []byte
 	return c, nil
 }
 
+// dropLast takes the last commit out of the log, which ended at end before
+// it: it was appended but never acknowledged.
+func (b *wbuffer) dropLast(end int64) error {
+	b.pending = b.pending[:len(b.pending)-1]
+	b.seq--
+	if err := b.cur.f.Truncate(end); err != nil {
+		return fmt.Errorf("write buffer %s: %w", b.path, err)
+	}
+	b.end = end
+	if err := b.cur.f.Sync(); err != nil {
+		return fmt.Errorf("write buffer %s: %w", b.path, err)
+	}
+	return nil
+}
+
 // mark appends an upload or stored record and fsyncs.
 func (b *wbuffer) mark(kind byte, upTo uint64, txid ltx.TXID, node uint64, t time.Time) error {
 	var rec bytes.Buffer

@@ -66,12 +66,13 @@ func writeloadBin(t testing.TB) string {
 
 // writeBackend is an empty replica that processes can write: its URL, the
 // environment that lets them reach it, and its storage for the test's own
-// checks.
+// checks. fresh makes another empty replica on the same backend.
 type writeBackend struct {
 	name  string
 	url   string
 	env   []string
 	store storage.Backend
+	fresh func(t testing.TB, name string) (url string, store storage.Backend)
 }
 
 // writeBackends runs fn for an empty directory replica and an empty
@@ -91,19 +92,29 @@ func writeBackends(t *testing.T, fn func(t *testing.T, b writeBackend)) {
 // dirBackend is an empty directory replica.
 func dirBackend(t testing.TB) writeBackend {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "replica")
-	st, err := filestore.New(dir)
-	if err != nil {
-		t.Fatal(err)
+	b := writeBackend{name: "dir", env: cliEnv(t)}
+	b.fresh = func(t testing.TB, name string) (string, storage.Backend) {
+		dir := filepath.Join(t.TempDir(), name)
+		st, err := filestore.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + dir, st
 	}
-	return writeBackend{name: "dir", url: "file://" + dir, env: cliEnv(t), store: st}
+	b.url, b.store = b.fresh(t, "replica")
+	return b
 }
 
 // s3Backend is an empty replica in a new bucket on srv.
 func s3Backend(t testing.TB, srv *testenv.S3Server) writeBackend {
 	t.Helper()
 	bucket := srv.CreateBucket(t, "write")
-	return writeBackend{name: "s3", url: srv.URL(bucket, "db"), env: cliEnv(t, srv.Env()...), store: srv.Store(t, bucket, "db")}
+	b := writeBackend{name: "s3", env: cliEnv(t, srv.Env()...)}
+	b.fresh = func(t testing.TB, name string) (string, storage.Backend) {
+		return srv.URL(bucket, name), srv.Store(t, bucket, name)
+	}
+	b.url, b.store = b.fresh(t, "db")
+	return b
 }
 
 // proc is a writeload (or other) process whose stdout the test reads line

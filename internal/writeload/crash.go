@@ -38,7 +38,7 @@ func crash(ctx context.Context, o options) error {
 		case isBusy(err):
 			say("busy %d", id)
 		default:
-			say("fail %d %d %s", id, code(err), lastError(ctx, conn))
+			say("fail %d %d %v; %s", id, code(err), err, lastError(ctx, conn))
 			time.Sleep(10 * time.Millisecond) // a storage outage: do not spin
 		}
 	}

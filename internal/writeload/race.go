@@ -40,7 +40,7 @@ func race(ctx context.Context, o options) error {
 			say("busy %d", id)
 		default:
 			failed++
-			say("fail %d %d %s", id, code(err), lastError(ctx, conn))
+			say("fail %d %d %v; %s", id, code(err), err, lastError(ctx, conn))
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA strata_sync"); err != nil {
