@@ -12,6 +12,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
 VERSITYGW_VERSION   := v1.8.0
+LITESTREAM_VERSION  := v0.5.18
 STATICCHECK_VERSION := v0.8.2
 
 # Packages run under the race detector. The whole suite takes well under a
@@ -76,12 +77,16 @@ demo: build
 	@echo "==> read the restored file"
 	bin/demo query $(DEMO)/restored.db "select customer, count(*), sum(cents) from orders group by customer order by sum(cents) desc limit 3"
 
-# What the tests need: versitygw (S3 integration tests), the sqlite3 shell
-# and Python 3 (compatibility tests of the loadable extension).
+# What the tests need: versitygw (S3 integration tests), litestream (the
+# write path's interoperability tests), the sqlite3 shell and Python 3
+# (compatibility tests of the loadable extension).
 test-deps:
 	@command -v versitygw >/dev/null 2>&1 || { \
 		echo "==> go install versitygw@$(VERSITYGW_VERSION)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
+	@command -v litestream >/dev/null 2>&1 || { \
+		echo "==> go install litestream@$(LITESTREAM_VERSION)"; \
+		$(GO) install github.com/benbjohnson/litestream/cmd/litestream@$(LITESTREAM_VERSION); }
 	@if [ ! -x /usr/bin/sqlite3 ] || [ ! -x /usr/bin/python3 ] || [ ! -f /usr/include/sqlite3ext.h ] || ! command -v nm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "==> apt-get install sqlite3 python3 libsqlite3-dev binutils"; \
