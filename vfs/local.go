@@ -80,8 +80,15 @@ func (l *localFile) ReadAt(p []byte, off int64) (int, error) {
 	return l.f.ReadAt(p, off)
 }
 
-func (l *localFile) WriteAt(p []byte, off int64) (int, error) { return l.f.WriteAt(p, off) }
-func (l *localFile) Truncate(size int64) error                { return l.f.Truncate(size) }
+// WriteAt writes the file; a full disk is SQLite's SQLITE_FULL.
+func (l *localFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := l.f.WriteAt(p, off)
+	if err != nil && diskFull(err) {
+		setWriteFull()
+	}
+	return n, err
+}
+func (l *localFile) Truncate(size int64) error { return l.f.Truncate(size) }
 
 // Sync syncs the file, except a replica's journal, which no crash
 // recovery ever reads.

@@ -161,7 +161,8 @@ func (f *file) journalRead() {
 // writeError records err and picks SQLite's code for it.
 func (f *file) writeError(err error) error {
 	f.setError(err)
-	if errors.Is(err, syscall.ENOSPC) {
+	if diskFull(err) {
+		setWriteFull()
 		return sqlite3vfs.FullError
 	}
 	return sqlite3vfs.IOErrorWrite
@@ -213,10 +214,16 @@ func (f *file) commit() int {
 		return sqliteBusySnapshot
 	case errors.Is(err, engine.ErrReadOnly):
 		return sqliteReadOnly
-	case errors.Is(err, syscall.ENOSPC):
+	case diskFull(err):
 		return sqliteFull
 	}
 	return sqliteIOErrFsync
+}
+
+// diskFull reports whether err means the local disk cannot take the
+// write buffer's data: no space left, or a file size limit reached.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT)
 }
 
 // strataFileSync is shim.c's SQLITE_FCNTL_SYNC of a main database file.

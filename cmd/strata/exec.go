@@ -91,7 +91,7 @@ type execution struct {
 // committed.
 func (x *execution) run(ctx context.Context, script string) error {
 	c := x.conn
-	before := c.v.LastError()
+	before := c.lastError()
 	err := c.each(ctx, script, func(s statement) error {
 		text := s.sql()
 		control := isTransactionControl(text)
@@ -158,7 +158,7 @@ func (x *execution) changed(sql string, counted bool) {
 // report stores what group commit holds (PRAGMA strata_sync) and prints
 // the TXID the replica ends at.
 func (x *execution) report(ctx context.Context) error {
-	before := x.conn.v.LastError()
+	before := x.conn.lastError()
 	txid, err := x.conn.pragma(ctx, "strata_sync")
 	if err != nil {
 		return x.explain(fmt.Errorf("store the commits: %w", err), before)
@@ -175,7 +175,7 @@ func (x *execution) report(ctx context.Context) error {
 // explain names a write conflict as such: SQLITE_BUSY at COMMIT means
 // another writer stored the TXID first, and nothing of this run's open
 // transaction was stored.
-func (x *execution) explain(err, before error) error {
+func (x *execution) explain(err error, before string) error {
 	err = x.conn.explain(err, before)
 	var se *sqliteError
 	if errors.As(err, &se) && se.Code == sqliteBusy {

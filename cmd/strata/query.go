@@ -224,39 +224,49 @@ func explainOpen(v *vfs.VFS, replicaURL string, wait time.Duration, err error) e
 // readonly database" and "database or disk is full".
 func (c *replicaConn) exec(ctx context.Context, script string, out resultSet) error {
 	start := time.Now()
-	before := c.v.LastError()
+	before := c.lastError()
 	err := c.sqlConn.each(ctx, script, func(s statement) error { return s.run(ctx, out) })
 	c.log.Debug("ran SQL", "took", time.Since(start).Round(time.Microsecond), "err", err)
 	return c.explain(err, before)
 }
 
-// explain adds to err what the VFS knows of it: the reason it recorded
-// since before (its last error when the statement began).
-func (c *replicaConn) explain(err, before error) error {
+// lastError is the connection's own last failure as the VFS recorded it
+// (PRAGMA strata_last_error), "" if none.
+func (c *replicaConn) lastError() string {
+	var v collect
+	if err := c.sqlConn.exec(context.Background(), "PRAGMA strata_last_error", &v); err != nil || len(v.vals) != 1 {
+		return ""
+	}
+	return v.vals[0]
+}
+
+// explain adds to err the reason the VFS recorded for it. before is the
+// connection's last error when the statement began: a conflict's reason
+// must be new, or it belongs to an earlier failure; the other conditions
+// last (a full disk, a replica turned read-only), and an old reason of
+// theirs still holds.
+func (c *replicaConn) explain(err error, before string) error {
 	var se *sqliteError
 	if !errors.As(err, &se) {
 		return err
 	}
-	reason := c.v.LastError()
-	if sameError(reason, before) {
-		reason = nil // an old failure, not this statement's
-	}
+	reason := c.lastError()
 	switch se.Code {
 	case sqliteIOErr, sqliteFull:
-		if reason != nil {
-			return fmt.Errorf("%w: %w", err, reason)
+		if reason != "" {
+			return fmt.Errorf("%w: %s", err, reason)
 		}
 	case sqliteBusy:
-		if reason != nil {
-			return fmt.Errorf("%w: %w", err, reason)
+		if reason != "" && reason != before {
+			return fmt.Errorf("%w: %s", err, reason)
 		}
 		if c.writable {
 			return fmt.Errorf("%w: another writer holds the replica, or it moved since the transaction began; nothing was stored: retry", err)
 		}
 	case sqliteReadOnly:
 		switch {
-		case reason != nil:
-			return fmt.Errorf("%w: %w", err, reason)
+		case reason != "" && c.writable:
+			return fmt.Errorf("%w: %s", err, reason)
 		case !c.writable:
 			return fmt.Errorf("%w: this command reads only; write with `strata exec URL SQL` or `strata shell -write URL`", err)
 		}
@@ -264,15 +274,4 @@ func (c *replicaConn) explain(err, before error) error {
 		return fmt.Errorf("%w: %w", err, errWritesRefused)
 	}
 	return err
-}
-
-// sameError reports whether a and b are the same error value. Errors of
-// types that cannot be compared are never the same.
-func sameError(a, b error) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }

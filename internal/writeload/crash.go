@@ -8,9 +8,9 @@ import (
 
 // crash inserts rows with ids -start, -start+1, ... into rows(id, pad), one
 // commit each, until it is killed, printing "ok ID" once COMMIT returned
-// OK: an acknowledged commit. Every tenth commit also rewrites a larger
-// share of the table (big(pages) grows by 30 KiB), so that a kill may
-// land in the middle of a multi-page upload. It creates the tables if
+// OK: an acknowledged commit. Every tenth commit also adds a row of -big
+// bytes to big(data), so that a kill may land in the middle of a
+// multi-page upload. It creates the tables if
 // needed and prints "ready" first.
 func crash(ctx context.Context, o options) error {
 	db, conn, err := open(ctx, o, false)
@@ -29,7 +29,7 @@ func crash(ctx context.Context, o options) error {
 		id := o.start + i
 		stmts := []string{fmt.Sprintf(`insert into rows values (%d, randomblob(%d))`, id, o.pad)}
 		if i%10 == 9 {
-			stmts = append(stmts, `insert into big(data) values (randomblob(30000))`)
+			stmts = append(stmts, fmt.Sprintf(`insert into big(data) values (randomblob(%d))`, o.big))
 		}
 		err := tx(ctx, conn, stmts...)
 		switch {

@@ -10,6 +10,8 @@
 //	writeload race        -url U -writer K -attempts N   insert N rows, one commit each
 //	writeload crash       -url U -start S  insert rows one commit each until killed
 //
+// -max-file-size N limits the size of every file the process writes, so
+// that its write buffer finds the disk full.
 // Flags common to all: -buffer DIR, -sync commit|DURATION, -poll DURATION.
 package main
 
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -46,7 +49,8 @@ type options struct {
 	// mode specific
 	accounts, writer, attempts int
 	total, start               int64
-	pad, rate                  int
+	pad, rate, big             int
+	maxFileSize                int64
 }
 
 func run(mode string, args []string) error {
@@ -63,11 +67,20 @@ func run(mode string, args []string) error {
 	fs.Int64Var(&o.start, "start", 0, "crash: the first row id")
 	fs.IntVar(&o.pad, "pad", 100, "crash: bytes of padding per row")
 	fs.IntVar(&o.rate, "rate", 0, "bank-read: checks per second at most (0: no limit)")
+	fs.IntVar(&o.big, "big", 30000, "crash: bytes of the row every tenth commit adds")
+	fs.Int64Var(&o.maxFileSize, "max-file-size", 0, "limit on the size of any file the process writes (RLIMIT_FSIZE), to play a full disk")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.url == "" {
 		return errors.New("-url is required")
+	}
+	if o.maxFileSize > 0 {
+		// Writes past the limit then fail with EFBIG (Go ignores SIGXFSZ).
+		lim := syscall.Rlimit{Cur: uint64(o.maxFileSize), Max: uint64(o.maxFileSize)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+			return fmt.Errorf("limit file sizes: %w", err)
+		}
 	}
 	ctx := context.Background()
 	switch mode {
