@@ -43,10 +43,12 @@ func strataAuthorize(_ unsafe.Pointer, action C.int, arg1, arg2, dbName, trigger
 	return authDeny
 }
 
-// attachAllowed reports whether ATTACH of name writes nothing: ":memory:",
-// or a URI filename whose every vfs parameter is strata.
+// attachAllowed reports whether ATTACH of name writes nothing that
+// outlives the connection: ":memory:", "" (a private temporary database,
+// which a plain VACUUM attaches to rebuild the database in), or a URI
+// filename whose every vfs parameter is strata.
 func attachAllowed(name string) bool {
-	if name == ":memory:" {
+	if name == ":memory:" || name == "" {
 		return true
 	}
 	params, ok := sqliteURIParams(name)

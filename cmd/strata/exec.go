@@ -85,23 +85,25 @@ type execution struct {
 }
 
 // run runs the script. Statements outside the script's own transactions
-// run in one transaction that exec begins (BEGIN IMMEDIATE: the write lock
-// is taken before anything is read) and commits at the end, or just
-// before the script's own BEGIN. Any failure rolls back what is not
+// run in one transaction that exec begins (a deferred BEGIN: IMMEDIATE
+// would ask an attached read-only replica for its write lock too) and
+// commits at the end, or just
+// before a statement that runs outside it (runsOutside: the script's own
+// BEGIN, a PRAGMA, ATTACH, VACUUM). Any failure rolls back what is not
 // committed.
 func (x *execution) run(ctx context.Context, script string) error {
 	c := x.conn
 	before := c.lastError()
 	err := c.each(ctx, script, func(s statement) error {
 		text := s.sql()
-		control := isTransactionControl(text)
+		control := runsOutside(text)
 		if control && x.implicit {
 			if err := x.commit(ctx); err != nil {
 				return err
 			}
 		}
 		if !control && !c.inTransaction() {
-			if err := c.sqlConn.exec(ctx, "BEGIN IMMEDIATE", discard{}); err != nil {
+			if err := c.sqlConn.exec(ctx, "BEGIN", discard{}); err != nil {
 				return err
 			}
 			x.implicit = true
@@ -113,7 +115,7 @@ func (x *execution) run(ctx context.Context, script string) error {
 		if err := x.out.flush(); err != nil {
 			return err
 		}
-		if !s.readOnly() && !control {
+		if !s.readOnly() && !transactionControl(text) {
 			x.wrote = true
 			x.changed(text, c.totalChanges() != total)
 		}
@@ -196,9 +198,23 @@ func (c *replicaConn) pragma(ctx context.Context, name string) (string, error) {
 	return v.vals[0], nil
 }
 
-// isTransactionControl reports whether sql begins, ends or marks a
-// transaction (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE).
-func isTransactionControl(sql string) bool {
+// runsOutside reports whether sql runs outside the transaction exec
+// begins: it begins, ends or marks a transaction (BEGIN, COMMIT, END,
+// ROLLBACK, SAVEPOINT, RELEASE), SQLite refuses it inside one (ATTACH,
+// DETACH, VACUUM), or it is a PRAGMA (many are no-ops inside one:
+// foreign_keys; page_size and auto_vacuum must come before the first
+// write).
+func runsOutside(sql string) bool {
+	switch firstKeyword(sql) {
+	case "ATTACH", "DETACH", "VACUUM", "PRAGMA":
+		return true
+	}
+	return transactionControl(sql)
+}
+
+// transactionControl reports whether sql begins, ends or marks a
+// transaction.
+func transactionControl(sql string) bool {
 	switch firstKeyword(sql) {
 	case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
 		return true

@@ -188,3 +188,25 @@ func TestFirstKeyword(t *testing.T) {
 		}
 	}
 }
+
+// Statements SQLite runs outside a transaction (PRAGMA, VACUUM, ATTACH)
+// run outside exec's: page_size before the first write sets the new
+// database's page size, VACUUM works, and another replica can be
+// attached and read from.
+func TestExecStatementsOutsideTheTransaction(t *testing.T) {
+	dir := t.TempDir()
+	rep, other, buffer := filepath.Join(dir, "replica"), filepath.Join(dir, "other"), filepath.Join(dir, "buffer")
+	execIn(t, buffer, other, `create table src(v); insert into src values (1), (2), (3)`).want(t, 0)
+	r := execIn(t, buffer, rep, `pragma page_size = 1024; create table t(v); insert into t values (0)`,
+		`attach 'file:o.db?vfs=strata&replica=`+other+`' as o; insert into t select v from o.src; detach o`,
+		`delete from t where v = 0; vacuum`)
+	r.want(t, 0)
+	for _, want := range []string{"3 rows changed: insert into t select v from o.src", "done: vacuum"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout %q does not report %q", r.stdout, want)
+		}
+	}
+	if r := strata(t, "query", rep, `select group_concat(v), (select page_size from pragma_page_size) from t`); r.stdout != "1,2,3|1024\n" {
+		t.Errorf("replica: %q, want rows 1,2,3 in 1024-byte pages", r.stdout)
+	}
+}

@@ -202,7 +202,7 @@ func TestAttachAllowed(t *testing.T) {
 		"file:p?vf%73=strata":                 true,
 		"file:p":                              false,
 		"p.db":                                false,
-		"":                                    false,
+		"":                                    true, // a private temp database (VACUUM)
 		"file:p?vfs=strata&vfs=unix":          false,
 		"file:p?vfs=unix":                     false,
 		"file:p?vfs=strata%00&vfs=unix":       false,
