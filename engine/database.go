@@ -90,9 +90,9 @@ type Database struct {
 	enableMu sync.Mutex
 	mu       sync.Mutex
 	current  *View
-	bad     map[storage.FileKey]bool // files found corrupt, left out of plans
-	pollErr error                    // why the last poll failed; nil after a good one
-	writer  *Writer                  // the write path, once writes are enabled
+	bad      map[storage.FileKey]bool // files found corrupt, left out of plans
+	pollErr  error                    // why the last poll failed; nil after a good one
+	writer   *Writer                  // the write path, once writes are enabled
 
 	lastPoll    atomic.Int64  // unix nanoseconds of the last successful poll
 	readers     atomic.Int64  // transactions reading a pinned view
