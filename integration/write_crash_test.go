@@ -43,7 +43,7 @@ func TestWriteKill9Loop(t *testing.T) {
 					w.waitLine("ready")
 					// Kill after a random number of acknowledged commits, a
 					// random time into the next one.
-					n := rng.IntN(8)
+					n := rng.IntN(4)
 					if n > 0 {
 						w.waitLine("ok " + strconv.Itoa((i+1)*1_000_000+n-1))
 					}
