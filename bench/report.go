@@ -53,6 +53,7 @@ type report struct {
 // it is reported by S1.
 var mainPhase = map[string]string{
 	S1Open: "open", S2PK: "lookup", S2Index: "lookup", S3Scan: "scan", S4Warm: "strata", S5Memory: "scan",
+	W1Commit: "commits", W1Group: "commits", W2Bulk: "bulk", W3Seen: "seen",
 }
 
 var titles = map[string]string{
@@ -62,6 +63,10 @@ var titles = map[string]string{
 	S3Scan:   "S3 full scan",
 	S4Warm:   "S4 warm lookups",
 	S5Memory: "S5 scan, small cache",
+	W1Commit: "W1 commits, sync=commit",
+	W1Group:  "W1 commits, sync=1s",
+	W2Bulk:   "W2 bulk insert",
+	W3Seen:   "W3 seen by a reader",
 }
 
 func summarize(cfg Config, sz sizes, e *env, runs []runResult) *report {

@@ -16,6 +16,11 @@ var scenarios = map[string]func(context.Context, *child) error{
 	S3Scan:   runScan,
 	S4Warm:   runWarm,
 	S5Memory: runMemory,
+	W1Commit: runCommitRate,
+	W1Group:  runCommitRate,
+	W2Bulk:   runBulkInsert,
+	W3Seen:   runSeenLatency,
+	w3Reader: runSeenReader,
 }
 
 // Queries of the scenarios. The scans ask for a column of every row, so

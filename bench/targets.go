@@ -44,6 +44,8 @@ func judge(row *Row, cfg Config, sz sizes, e *env) {
 		judgeScan(row, cfg, scan.Table.Pages)
 	case S4Warm:
 		judgeWarm(row)
+	case W1Commit, W1Group, W2Bulk, W3Seen:
+		judgeWrite(row, cfg)
 	case S5Memory:
 		limit := int64(sz.S5Cache)<<20 + rssHeadroom
 		row.Target = "RSS <= cache+64MiB = " + formatBytes(limit)
