@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +177,36 @@ func TestGroupCommitRecoveryOnNextOpen(t *testing.T) {
 	}
 	if n, sum := restoreSum(t, store); n != 3 || sum != 6 {
 		t.Errorf("restored %d rows, sum %d; want 3, 6", n, sum)
+	}
+}
+
+// Regression: PRAGMA page_size and VACUUM on a writable replica changed
+// SQLite's page size while the replica's LTX files kept the old one
+// (SQLite's smaller pages were merged into the replica's larger ones):
+// readable, but past 1 GiB the replica's lock page would have cut into
+// SQLite pages. The VACUUM now fails, naming the sizes, and nothing moves.
+func TestWritePageSizeCannotChange(t *testing.T) {
+	url, store := emptyReplica(t)
+	c := conn(t, openWriter(t, url))
+	exec(t, c, `create table t(id integer primary key, v integer)`)
+	exec(t, c, `insert into t(v) values (1), (2)`)
+	before := levelFiles(t, store, 0)
+	exec(t, c, `pragma page_size = 1024`)
+	if _, err := c.ExecContext(context.Background(), `vacuum`); err == nil {
+		t.Fatal("VACUUM to 1024-byte pages succeeded on a replica of 4096-byte pages")
+	}
+	if msg := scalar[string](t, c, `pragma strata_last_error`); !strings.Contains(msg, "4096-byte pages cannot change to 1024-byte pages") {
+		t.Errorf("strata_last_error = %q", msg)
+	}
+	if after := levelFiles(t, store, 0); len(after) != len(before) {
+		t.Errorf("level 0 went from %d to %d files", len(before), len(after))
+	}
+	if got := scalar[int64](t, c, `pragma page_size`); got != 4096 {
+		t.Errorf("page_size %d after the refused VACUUM", got)
+	}
+	exec(t, c, `pragma page_size = 4096`)
+	exec(t, c, `vacuum`) // at the replica's page size: fine
+	if n, sum := restoreSum(t, store); n != 2 || sum != 3 {
+		t.Errorf("restored %d rows, sum %d; want 2, 3", n, sum)
 	}
 }
