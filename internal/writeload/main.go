@@ -45,7 +45,6 @@ func main() {
 type options struct {
 	url, buffer, sync string
 	poll              time.Duration
-	write             bool
 	// mode specific
 	accounts, writer, attempts int
 	total, start               int64
