@@ -22,6 +22,11 @@ type childSpec struct {
 	Rows       int64         `json:"rows"` // row ids are 1..Rows
 	Seed       uint64        `json:"seed"` // picks the rows looked up
 	Duration   time.Duration `json:"duration_ns"`
+	WriteMiB   int           `json:"write_mib,omitempty"` // W2's bulk insert
+	Samples    int           `json:"samples,omitempty"`   // W3's commits
+	// ChildArgs re-execute the binary for a process of the run's own
+	// (W3's reader).
+	ChildArgs []string `json:"child_args,omitempty"`
 }
 
 // phase is one measured part of a child run.
@@ -54,7 +59,7 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 	if !ok {
 		return fmt.Errorf("bench child: unknown opener %q", spec.Opener)
 	}
-	c := &child{spec: spec, open: open}
+	c := &child{spec: spec, open: open, openWrite: cfg.OpenWrite, in: in, out: out}
 	res, err := c.run(ctx)
 	if err != nil {
 		return fmt.Errorf("bench child %s: %w", spec.Scenario, err)
@@ -65,11 +70,14 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 
 // child is the state of one child run.
 type child struct {
-	spec childSpec
-	open OpenFunc
-	db   *sql.DB
-	conn *sql.Conn
-	res  childResult
+	spec      childSpec
+	open      OpenFunc
+	openWrite WriteOpenFunc
+	in        io.Reader // what follows the spec on stdin (W3's reader: until EOF)
+	out       io.Writer // the child's stdout: the result, and W3's reader's lines
+	db        *sql.DB
+	conn      *sql.Conn
+	res       childResult
 }
 
 func (c *child) run(ctx context.Context) (childResult, error) {

@@ -22,6 +22,11 @@ import (
 // with a page cache of cacheBytes. It is called once per process.
 type OpenFunc func(replicaURL string, cacheBytes int64) (*sql.DB, error)
 
+// WriteOpenFunc opens the replica at replicaURL writable through the VFS,
+// with a page cache of cacheBytes, COMMITs returning as sync says
+// ("commit" or a group commit interval), and the write buffer in buffer.
+type WriteOpenFunc func(replicaURL string, cacheBytes int64, sync, buffer string) (*sql.DB, error)
+
 // Scenario names, in the order they run.
 const (
 	S1Open     = "S1"
@@ -33,8 +38,9 @@ const (
 	allS2Alias = "S2" // -scenarios S2 means both lookups
 )
 
-// AllScenarios lists every scenario in run order.
-var AllScenarios = []string{S1Open, S2PK, S2Index, S3Scan, S4Warm, S5Memory}
+// AllScenarios lists every scenario in run order: the reads, then the
+// writes (write.go), which need Config.OpenWrite.
+var AllScenarios = append([]string{S1Open, S2PK, S2Index, S3Scan, S4Warm, S5Memory}, WriteScenarios...)
 
 // Config is one run of the harness. The same Config is used by the
 // parent and by the child processes it starts.
@@ -51,6 +57,11 @@ type Config struct {
 
 	// Sizes in MiB; zero picks the quick or full default.
 	ScanMiB, LookupMiB, S5CacheMiB int
+	// The write scenarios' sizes; zero picks the default: W1 commits for
+	// W1Duration (3s, -full 10s), W2 inserts W2MiB (50), W3 times
+	// W3Samples commits (10).
+	W1Duration       time.Duration
+	W2MiB, W3Samples int
 
 	// C1Commits is how many commits C1 replays, one every 4.32 s (0:
 	// 20,000, a day); C2MiB the size of C2's database (0: 256).
@@ -62,6 +73,9 @@ type Config struct {
 	// names the one to measure.
 	Openers map[string]OpenFunc
 	Opener  string
+	// OpenWrite opens a replica for the write scenarios; nil leaves them
+	// out of the default run.
+	OpenWrite WriteOpenFunc
 
 	// Exe and ChildArgs re-execute this binary for a cold run:
 	// Exe ChildArgs... -child. Exe defaults to os.Executable().
@@ -75,13 +89,20 @@ type Config struct {
 type sizes struct {
 	Scan, Lookup, S5Cache int
 	S4Duration            time.Duration
+	W1Duration            time.Duration // how long W1 commits
+	W2                    int           // MiB W2 inserts
+	W3Samples             int           // commits W3 times
 }
 
 func (c Config) sizes() sizes {
-	s := sizes{Scan: 16, Lookup: 32, S5Cache: 8, S4Duration: time.Second}
+	s := sizes{Scan: 16, Lookup: 32, S5Cache: 8, S4Duration: time.Second, W1Duration: 3 * time.Second, W2: 50, W3Samples: 10}
 	if c.Full {
-		s = sizes{Scan: 64, Lookup: 256, S5Cache: 64, S4Duration: 3 * time.Second}
+		s = sizes{Scan: 64, Lookup: 256, S5Cache: 64, S4Duration: 3 * time.Second, W1Duration: 10 * time.Second, W2: 50, W3Samples: 30}
 	}
+	if c.W1Duration > 0 {
+		s.W1Duration = c.W1Duration
+	}
+	s.W2, s.W3Samples = pick(c.W2MiB, s.W2), pick(c.W3Samples, s.W3Samples)
 	s.Scan = pick(c.ScanMiB, s.Scan)
 	s.Lookup = pick(c.LookupMiB, s.Lookup)
 	s.S5Cache = pick(c.S5CacheMiB, s.S5Cache)
@@ -109,6 +130,9 @@ func (c *Config) check() error {
 	}
 	if len(c.Scenarios) == 0 {
 		c.Scenarios = AllScenarios
+		if c.OpenWrite == nil {
+			c.Scenarios = slices.DeleteFunc(slices.Clone(AllScenarios), isWrite)
+		}
 	}
 	var expanded []string
 	for _, s := range c.Scenarios {
@@ -122,6 +146,9 @@ func (c *Config) check() error {
 		}
 		if !slices.Contains(AllScenarios, s) && !slices.Contains(CompactionScenarios, s) {
 			return fmt.Errorf("unknown scenario %q (have %v, %v, or S2 for both lookups, C1 for both opens)", s, AllScenarios, CompactionScenarios)
+		}
+		if isWrite(s) && c.OpenWrite == nil {
+			return fmt.Errorf("scenario %s writes: this binary cannot open a replica for writing", s)
 		}
 		expanded = append(expanded, s)
 	}

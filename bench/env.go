@@ -64,7 +64,7 @@ func setup(ctx context.Context, cfg Config, sz sizes) (e *env, err error) {
 	mib := map[string]int{scanData: sz.Scan, lookupData: sz.Lookup}
 	for _, s := range cfg.Scenarios {
 		role := roleOf(s)
-		if e.datasets[role] != nil {
+		if isWrite(s) || e.datasets[role] != nil {
 			continue
 		}
 		if _, ok := compactionRole(s); ok {

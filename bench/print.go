@@ -67,8 +67,9 @@ func (row Row) cells() string {
 		rss = formatBytes(row.PeakRSS)
 	}
 	wall50, wall95 := formatDuration(row.WallP50), formatDuration(row.WallP95)
-	if row.Scenario == S4Warm {
-		wall50, wall95 = "-", "-" // S4 is a rate; see NOTE
+	switch row.Scenario {
+	case S4Warm, W1Commit, W1Group, W3Seen:
+		wall50, wall95 = "-", "-" // rates and latencies; see NOTE
 	}
 	bytes, ranges := formatBytes(row.Bytes), fmt.Sprint(row.RangeGETs)
 	reqLatency := "-"

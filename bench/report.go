@@ -54,6 +54,7 @@ type report struct {
 var mainPhase = map[string]string{
 	S1Open: "open", S2PK: "lookup", S2Index: "lookup", S3Scan: "scan", S4Warm: "strata", S5Memory: "scan",
 	C1L0: "open", C1Compacted: "open", C2Compact: "compact",
+	W1Commit: "commits", W1Group: "commits", W2Bulk: "bulk", W3Seen: "seen",
 }
 
 var titles = map[string]string{
@@ -67,6 +68,11 @@ var titles = map[string]string{
 	C1L0:        "C1 open, a day of L0",
 	C1Compacted: "C1 open, compacted",
 	C2Compact:   "C2 snapshot merge",
+	// Writing (write.go).
+	W1Commit: "W1 commits, sync=commit",
+	W1Group:  "W1 commits, sync=1s",
+	W2Bulk:   "W2 bulk insert",
+	W3Seen:   "W3 seen by a reader",
 }
 
 func summarize(cfg Config, sz sizes, e *env, runs []runResult) *report {

@@ -42,6 +42,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 // spec describes one run of scenario s.
 func (e *env) spec(s string, repeat int, sz sizes) childSpec {
+	if isWrite(s) {
+		return e.writeSpec(s, repeat, sz)
+	}
 	role := roleOf(s)
 	d := e.datasets[role]
 	spec := childSpec{

@@ -20,6 +20,12 @@ var scenarios = map[string]func(context.Context, *child) error{
 	C1L0:        runOpen,
 	C1Compacted: runOpen,
 	C2Compact:   runCompactionC2,
+	// Writing (write.go).
+	W1Commit: runCommitRate,
+	W1Group:  runCommitRate,
+	W2Bulk:   runBulkInsert,
+	W3Seen:   runSeenLatency,
+	w3Reader: runSeenReader,
 }
 
 // Queries of the scenarios. The scans ask for a column of every row, so

@@ -46,6 +46,8 @@ func judge(row *Row, cfg Config, sz sizes, e *env) {
 		judgeWarm(row)
 	case C1L0, C1Compacted, C2Compact:
 		judgeCompaction(row, e)
+	case W1Commit, W1Group, W2Bulk, W3Seen:
+		judgeWrite(row, cfg)
 	case S5Memory:
 		limit := int64(sz.S5Cache)<<20 + rssHeadroom
 		row.Target = "RSS <= cache+64MiB = " + formatBytes(limit)

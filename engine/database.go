@@ -73,10 +73,12 @@ func (o Options) withDefaults() Options {
 // connection that opens it: the replica, the page cache, the latest view
 // and the poller that advances it.
 //
-// mu guards current, pollErr and writer. The poller goroutine owns the poll
-// cursor (l1Next, atomic: a read that finds the latest state compacted
-// away moves it on too); it is started by Open and stopped, and waited for, by
-// Close.
+// mu guards current, pollErr and writer. enableMu serializes
+// EnableWrites, which recovers a write buffer (storage I/O, publishing
+// views) before it sets writer; it is taken before mu. The poller
+// goroutine owns the poll cursor (l1Next, atomic: a read that finds the
+// latest state compacted away moves it on too); it is started by Open and
+// stopped, and waited for, by Close.
 type Database struct {
 	rep   *replica.Replica
 	cache *pageCache
@@ -86,10 +88,11 @@ type Database struct {
 	ctx    context.Context // cancelled by Close; bounds every fetch
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	current *View
-	pollErr error   // why the last poll failed; nil after a good one
-	writer  *Writer // the write path, once writes are enabled
+	enableMu sync.Mutex
+	mu       sync.Mutex
+	current  *View
+	pollErr  error   // why the last poll failed; nil after a good one
+	writer   *Writer // the write path, once writes are enabled
 
 	lastPoll    atomic.Int64  // unix nanoseconds of the last successful poll
 	readers     atomic.Int64  // transactions reading a pinned view

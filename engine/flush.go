@@ -30,10 +30,21 @@ func (w *Writer) commitLocal(t *Txn, pgnos []uint32, size uint32) (*View, error)
 	w.bufMu.Lock()
 	defer w.bufMu.Unlock()
 	b := w.buf
-	if b.cur == nil || (len(b.pending) == 0 && (b.base != t.base.txid || b.pageSize != t.pageSize)) {
+	// The poller may have published another writer's commit while the
+	// transaction ran (it does when nothing is pending): the transaction
+	// then built on a stale state and must start over, as in sync=commit.
+	latest := w.db.Latest()
+	if !sameState(t.base, latest) {
+		return nil, w.staleLocal(t, latest)
+	}
+	// The stored TXID the commit builds on is the latest view's: t.base
+	// may be the same state from before its pending commits were stored
+	// (a flush re-points the view at the stored file, keeping its state).
+	stored := storedView(latest).txid
+	if b.cur == nil || (len(b.pending) == 0 && (b.base != stored || b.pageSize != t.pageSize)) {
 		// No log yet, or nothing pending on another base: a fresh log on
 		// the state this transaction builds on.
-		if err := b.reset(t.base.txid, t.pageSize); err != nil {
+		if err := b.reset(stored, t.pageSize); err != nil {
 			return nil, err
 		}
 	}
@@ -41,6 +52,7 @@ func (w *Writer) commitLocal(t *Txn, pgnos []uint32, size uint32) (*View, error)
 	if last := t.base.time; now.Before(last) {
 		now = last
 	}
+	end := b.end
 	c, err := b.appendCommit(pgnos, func(pgno uint32, buf []byte) error {
 		if ok, err := w.ov.get(pgno, buf); err != nil || !ok {
 			return fmt.Errorf("page %d of the transaction is missing from its overlay: %w", pgno, err)
@@ -52,15 +64,27 @@ func (w *Writer) commitLocal(t *Txn, pgnos []uint32, size uint32) (*View, error)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	latest := w.db.Latest()
 	next := latest.derive()
 	next.pend = addPending(storedView(latest), latest.pend, b.src, c, b.pageSize)
 	next.commit = size
+	next.pageSize = b.pageSize // the first commit to an empty replica sets it
 	next.counter = w.db.nextCounter()
 	if !w.db.publish(latest, next, nil) {
-		return nil, fmt.Errorf("%s: the latest view moved during a local commit", w.db.rep)
+		// Another writer's commit was published since the check above:
+		// this one is not acknowledged, so it leaves the buffer.
+		if err := b.dropLast(end); err != nil {
+			w.broken = fmt.Errorf("%w: %s: a commit that failed could not be taken out of the write buffer %s, which is kept: %w", ErrReadOnly, w.db.rep, b.path, err)
+			return nil, w.broken
+		}
+		return nil, w.staleLocal(t, w.db.Latest())
 	}
 	return next, nil
+}
+
+// staleLocal is the error of a local commit whose transaction began on a
+// state the replica has since left.
+func (w *Writer) staleLocal(t *Txn, latest *View) error {
+	return &ConflictError{URL: w.db.rep.String(), Base: storedView(t.base).txid, Remote: storedView(latest).txid}
 }
 
 // addPending returns the pending layer prev (nil: none) over the stored
@@ -91,6 +115,7 @@ func (w *Writer) pendingView(stored *View) *View {
 	}
 	next := stored.derive()
 	next.pend = nil
+	next.pageSize = b.pageSize
 	for _, c := range b.pending {
 		next.pend = addPending(stored, next.pend, b.src, c, b.pageSize)
 		next.commit = c.size
@@ -311,19 +336,24 @@ func (w *Writer) recoverBuffer(ctx context.Context) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	latest := db.Latest()
-	if latest.pageSize != 0 && latest.pageSize != b.pageSize {
-		return fmt.Errorf("write buffer %s holds %d-byte pages but %s has %d-byte pages", b.path, b.pageSize, db.rep, latest.pageSize)
-	}
-	if latest.txid != b.base {
-		return &ConflictError{URL: db.rep.String(), Base: b.base, Remote: latest.txid,
-			Err: fmt.Errorf("%d commits acknowledged by an earlier session are kept in %s", len(b.pending), b.path)}
-	}
 	db.log.Info("write buffer holds commits acknowledged and not stored; storing them", "commits", len(b.pending), "base", b.base)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	next := w.pendingView(latest)
-	next.counter = db.nextCounter()
-	db.publish(latest, next, nil)
-	return nil
+	for {
+		latest := db.Latest()
+		if latest.pageSize != 0 && latest.pageSize != b.pageSize {
+			return fmt.Errorf("write buffer %s holds %d-byte pages but %s has %d-byte pages", b.path, b.pageSize, db.rep, latest.pageSize)
+		}
+		if latest.txid != b.base {
+			return &ConflictError{URL: db.rep.String(), Base: b.base, Remote: latest.txid,
+				Err: fmt.Errorf("%d commits acknowledged by an earlier session are kept in %s", len(b.pending), b.path)}
+		}
+		w.mu.Lock()
+		next := w.pendingView(latest)
+		next.counter = db.nextCounter()
+		ok := db.publish(latest, next, nil)
+		w.mu.Unlock()
+		if ok {
+			return nil
+		}
+		// The poller published meanwhile: check again against its view.
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -102,6 +103,14 @@ func (t *Txn) Commit(ctx context.Context) (*View, error) {
 	v, err := t.commit(ctx)
 	if err != nil {
 		t.doomed = err
+		if errors.Is(err, ErrConflict) && t.w.opts.Sync == 0 {
+			// Another writer moved the replica: the next transaction must
+			// start from its state, not from this one's base again (which
+			// would conflict again until the poller's next tick).
+			if perr := t.w.db.Poll(ctx); perr != nil {
+				t.w.db.log.Warn("could not catch up after a write conflict; the poller retries", "err", perr)
+			}
+		}
 		return nil, err
 	}
 	t.committed = v

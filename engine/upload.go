@@ -14,17 +14,15 @@ import (
 
 // upload encodes a file with encode and creates it in storage only if it
 // does not exist: the arbiter between writers. Transient failures are
-// retried with the file encoded anew; a retry that finds the file already
-// there checks whether an earlier attempt stored it (this session's
+// retried with the file encoded anew; an attempt that finds the file
+// already there checks whether an earlier try stored it (this session's
 // NodeID and commit time) before calling it a conflict. base is the TXID
 // the file builds on, for the conflict's message.
 func (w *Writer) upload(ctx context.Context, base ltx.TXID, f storage.FileInfo, hdr replica.FileHeader, encode func(io.Writer) (*replica.Encoder, error)) (*replica.FileIndex, error) {
 	db := w.db
 	ew := db.rep.Store.(storage.ExclusiveWriter) // checked by EnableWrites
 	var x *replica.FileIndex
-	attempts := 0
 	err := db.rep.Retry.Do(ctx, func() error {
-		attempts++
 		pr, pw := io.Pipe()
 		type result struct {
 			enc *replica.Encoder
@@ -48,8 +46,11 @@ func (w *Writer) upload(ctx context.Context, base ltx.TXID, f storage.FileInfo, 
 			x = res.enc.Index(f)
 			return nil
 		case errors.Is(err, storage.ErrExists):
-			if attempts > 1 && w.isOurs(ctx, f, hdr) {
-				x, err = db.rep.Index(ctx, f)
+			// Even on the first attempt: the storage client may have
+			// retried a request whose answer was lost, and found the file
+			// its own first try stored.
+			if ix, ours, err := w.ownFile(ctx, f, hdr); ours {
+				x = ix
 				return err
 			}
 			return &ConflictError{URL: db.rep.String(), Base: base, Err: err}
@@ -58,9 +59,9 @@ func (w *Writer) upload(ctx context.Context, base ltx.TXID, f storage.FileInfo, 
 		}
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrConflict) && w.isOurs(ctx, f, hdr) {
+	if err != nil && !errors.Is(err, ErrConflict) {
 		// The answer was lost but the file is there: it is stored.
-		if ix, ierr := db.rep.Index(ctx, f); ierr == nil {
+		if ix, ours, ierr := w.ownFile(ctx, f, hdr); ours && ierr == nil {
 			return ix, nil
 		}
 	}
@@ -68,6 +69,26 @@ func (w *Writer) upload(ctx context.Context, base ltx.TXID, f storage.FileInfo, 
 		return nil, fmt.Errorf("store TXID %s in %s: %w", f.MaxTXID, db.rep, err)
 	}
 	return x, err
+}
+
+// ownFile reports whether storage holds f as the file this session wrote
+// with header hdr (an earlier try whose answer was lost), and if so
+// indexes it. The index needs the stored size, which only a listing says.
+func (w *Writer) ownFile(ctx context.Context, f storage.FileInfo, hdr replica.FileHeader) (*replica.FileIndex, bool, error) {
+	if !w.isOurs(ctx, f, hdr) {
+		return nil, false, nil
+	}
+	files, err := w.db.rep.List(ctx, f.Level, f.MinTXID)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, g := range files {
+		if g.Key() == f.Key() {
+			x, err := w.db.rep.Index(ctx, g)
+			return x, true, err
+		}
+	}
+	return nil, true, fmt.Errorf("%s: %s was read back but is not listed", w.db.rep, f)
 }
 
 // isOurs reports whether f in storage is the file this session wrote

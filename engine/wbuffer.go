@@ -142,6 +142,7 @@ func (b *wbuffer) recover() error {
 		return fmt.Errorf("write buffer %s: %w", b.path, err)
 	}
 	off := hdrLen
+	good := off // the end of the last complete record: what is kept
 	var cur *pendingCommit
 	crc := crc32.New(castagnoli)
 	for {
@@ -189,6 +190,7 @@ func (b *wbuffer) recover() error {
 			b.seq = cur.seq
 			cur = nil
 			off += 29
+			good = off
 		case 'U':
 			var rec [36]byte
 			if _, err := io.ReadFull(r, rec[:]); err != nil || crc32.Checksum(append([]byte{kind}, rec[:32]...), castagnoli) != binary.BigEndian.Uint32(rec[32:]) {
@@ -198,24 +200,31 @@ func (b *wbuffer) recover() error {
 				upTo: binary.BigEndian.Uint64(rec[0:]), txid: ltx.TXID(binary.BigEndian.Uint64(rec[8:])),
 				node: binary.BigEndian.Uint64(rec[16:]), time: time.UnixMilli(int64(binary.BigEndian.Uint64(rec[24:]))),
 			}
+			cur = nil // pages before it without a commit record were abandoned
 			off += 37
+			good = off
 		case 'S':
 			var rec [20]byte
 			if _, err := io.ReadFull(r, rec[:]); err != nil || crc32.Checksum(append([]byte{kind}, rec[:16]...), castagnoli) != binary.BigEndian.Uint32(rec[16:]) {
 				goto torn
 			}
 			b.stored(binary.BigEndian.Uint64(rec[0:]), ltx.TXID(binary.BigEndian.Uint64(rec[8:])))
+			cur = nil
 			off += 21
+			good = off
 		default:
 			goto torn
 		}
 	}
 torn:
-	// What follows the last complete record was never acknowledged.
-	if err := f.Truncate(off); err != nil {
+	// What follows the last complete record was never acknowledged: a
+	// torn record, or the pages of a commit whose record was never
+	// written. Were those pages kept, the next commit appended after them
+	// would read as theirs, fail its checksum, and be dropped.
+	if err := f.Truncate(good); err != nil {
 		return fmt.Errorf("cut the torn tail of write buffer %s: %w", b.path, err)
 	}
-	b.end = off
+	b.end = good
 	return nil
 }
 
@@ -357,6 +366,21 @@ func (b *wbuffer) appendCommit(pages []uint32, read func(pgno uint32, buf []byte
 	b.seq = c.seq
 	b.pending = append(b.pending, c)
 	return c, nil
+}
+
+// dropLast takes the last commit out of the log, which ended at end before
+// it: it was appended but never acknowledged.
+func (b *wbuffer) dropLast(end int64) error {
+	b.pending = b.pending[:len(b.pending)-1]
+	b.seq--
+	if err := b.cur.f.Truncate(end); err != nil {
+		return fmt.Errorf("write buffer %s: %w", b.path, err)
+	}
+	b.end = end
+	if err := b.cur.f.Sync(); err != nil {
+		return fmt.Errorf("write buffer %s: %w", b.path, err)
+	}
+	return nil
 }
 
 // mark appends an upload or stored record and fsyncs.

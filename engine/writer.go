@@ -118,9 +118,10 @@ const freshFor = 10 * time.Second
 // EnableWrites makes the database writable in this process. The first
 // call creates the writer; later calls must ask for the same options.
 func (db *Database) EnableWrites(opts WriteOptions) (*Writer, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if w := db.writer; w != nil {
+	// Not db.mu: recovering the buffer reads and publishes views.
+	db.enableMu.Lock()
+	defer db.enableMu.Unlock()
+	if w := db.Writer(); w != nil {
 		if w.opts != opts {
 			return nil, fmt.Errorf("%s is already open for writing in this process with sync=%s, buffer in %s", db.rep, syncName(w.opts.Sync), w.opts.Dir)
 		}
@@ -159,7 +160,9 @@ func (db *Database) EnableWrites(opts WriteOptions) (*Writer, error) {
 		w.stop, w.flusherDone = cancel, make(chan struct{})
 		go w.flushLoop(ctx)
 	}
+	db.mu.Lock()
 	db.writer = w
+	db.mu.Unlock()
 	return w, nil
 }
 

@@ -27,40 +27,6 @@ import (
 	"github.com/superfly/ltx"
 )
 
-const litestreamHint = "run `make test` (which installs it) or `go install github.com/benbjohnson/litestream/cmd/litestream@v0.5.18`"
-
-// litestreamBin finds the litestream binary, failing the test with how to
-// install it when it is missing.
-func litestreamBin(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("litestream"); err == nil {
-		return p
-	}
-	for _, dir := range []string{os.Getenv("GOBIN"), filepath.Join(goPath(), "bin")} {
-		if p := filepath.Join(dir, "litestream"); dir != "" && isExecutable(p) {
-			return p
-		}
-	}
-	t.Fatalf("litestream not found in PATH or $(go env GOPATH)/bin: %s", litestreamHint)
-	return ""
-}
-
-func goPath() string {
-	if p := os.Getenv("GOPATH"); p != "" {
-		return p
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
 // litestreamEnv is the environment of a litestream process: the test
 // process's without AWS settings (Litestream's S3 client fails when
 // AWS_CA_BUNDLE is set), plus extra.
@@ -79,7 +45,7 @@ func litestream(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, litestreamBin(t), args...)
+	cmd := exec.CommandContext(ctx, testenv.Litestream(t), args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -276,7 +242,7 @@ func (l *liveDB) replicate(t testing.TB, tg replicaTarget, extra string) (stop f
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(litestreamBin(t), "replicate", "-config", cfg)
+	cmd := exec.Command(testenv.Litestream(t), "replicate", "-config", cfg)
 	cmd.Env = litestreamEnv(tg.env...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -30,6 +30,16 @@ type faults struct {
 	MaxLatency time.Duration
 	// Latency delays every request by exactly this much (a round trip).
 	Latency time.Duration
+
+	// PUT faults (uploads; the parts of a multipart upload are PUTs too).
+	// PutErrorRate is the share answered with PutStatus (default 503)
+	// without reaching the server; PutResetRate the share whose
+	// connection is dropped before they reach it; PutLostRate the share
+	// forwarded to the server, which stores the object, and whose answer
+	// is then lost (the connection is dropped): the client cannot know
+	// the upload succeeded.
+	PutErrorRate, PutResetRate, PutLostRate float64
+	PutStatus                               int
 }
 
 // faultProxy is an HTTP proxy in front of an S3 server that injects
@@ -42,7 +52,9 @@ type faultProxy struct {
 	f   faults
 	rng *rand.Rand
 
-	lists, gets, other, injected atomic.Int64
+	lists, gets, puts, other, injected atomic.Int64
+	// putsLost counts PUTs the server stored whose answer was dropped.
+	putsLost atomic.Int64
 }
 
 func newFaultProxy(t testing.TB, target string) *faultProxy {
@@ -79,8 +91,10 @@ func (p *faultProxy) set(f faults) {
 func (p *faultProxy) resetCounts() {
 	p.lists.Store(0)
 	p.gets.Store(0)
+	p.puts.Store(0)
 	p.other.Store(0)
 	p.injected.Store(0)
+	p.putsLost.Store(0)
 }
 
 // roll returns the current faults and a random number in [0, 1).
@@ -106,12 +120,17 @@ func (p *faultProxy) handler(next http.Handler) http.Handler {
 			p.lists.Add(1)
 		case r.Method == http.MethodGet:
 			p.gets.Add(1)
+		case r.Method == http.MethodPut:
+			p.puts.Add(1)
 		default:
 			p.other.Add(1)
 		}
 		f, x, delay := p.roll()
 		if delay > 0 {
 			time.Sleep(delay)
+		}
+		if r.Method == http.MethodPut && p.putFault(w, r, next, f, x) {
+			return
 		}
 		if r.Method == http.MethodGet && x < f.ErrorRate {
 			p.injected.Add(1)
@@ -131,6 +150,60 @@ func (p *faultProxy) handler(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// putFault injects the PUT faults f selects by the roll x; it reports
+// whether it answered the request (or dropped it).
+func (p *faultProxy) putFault(w http.ResponseWriter, r *http.Request, next http.Handler, f faults, x float64) bool {
+	switch {
+	case x < f.PutErrorRate:
+		p.injected.Add(1)
+		status := f.Status
+		if f.PutStatus != 0 {
+			status = f.PutStatus
+		}
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		code := map[int]string{500: "InternalError", 503: "ServiceUnavailable", 403: "AccessDenied"}[status]
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>injected by the test proxy</Message></Error>`)
+		return true
+	case x < f.PutErrorRate+f.PutResetRate:
+		p.injected.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		drop(w)
+		return true
+	case x < f.PutErrorRate+f.PutResetRate+f.PutLostRate:
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		if rec.Code/100 == 2 {
+			p.injected.Add(1)
+			p.putsLost.Add(1)
+			drop(w)
+			return true
+		}
+		// Not stored (e.g. 412): the answer goes through.
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return true
+	}
+	return false
+}
+
+// drop closes the client's connection without an answer.
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // the server drops the connection
 }
 
 // shortKey marks a request whose response body is to be cut short.

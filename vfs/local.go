@@ -3,6 +3,7 @@ package vfs
 import (
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/psanford/sqlite3vfs"
 )
@@ -19,8 +20,9 @@ type localFile struct {
 // journal ties a rollback journal to the connection whose transaction it
 // serves. A replica's journal only ever serves that transaction's
 // ROLLBACK: a replica has no hot journal to recover (whatever was not
-// committed never reached storage), so the journal is not synced, is
-// deleted when closed, and two processes writing replicas under the same
+// committed never reached storage), so the journal is not synced, is an
+// anonymous scratch file emptied and kept for the next transaction when
+// closed (journalPool), and two processes writing replicas under the same
 // label never share one.
 type journal struct {
 	vfs  *VFS
@@ -39,10 +41,14 @@ func (v *VFS) openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File
 		j = &journal{vfs: v, main: strings.TrimSuffix(name, "-journal")}
 		name = ""
 	}
-	if name == "" {
+	switch {
+	case j != nil:
+		f, err = v.journals.get()
+		flags &^= sqlite3vfs.OpenDeleteOnClose
+	case name == "":
 		f, err = os.CreateTemp("", "strata-temp-*")
 		flags |= sqlite3vfs.OpenDeleteOnClose
-	} else {
+	default:
 		mode := os.O_RDWR
 		if flags&sqlite3vfs.OpenReadOnly != 0 {
 			mode = os.O_RDONLY
@@ -62,6 +68,10 @@ func (v *VFS) openLocal(name string, flags sqlite3vfs.OpenFlag) (sqlite3vfs.File
 }
 
 func (l *localFile) Close() error {
+	if l.journal != nil {
+		l.journal.vfs.journals.put(l.f)
+		return nil
+	}
 	err := l.f.Close()
 	if l.deleteOnClose {
 		os.Remove(l.f.Name())
@@ -80,8 +90,15 @@ func (l *localFile) ReadAt(p []byte, off int64) (int, error) {
 	return l.f.ReadAt(p, off)
 }
 
-func (l *localFile) WriteAt(p []byte, off int64) (int, error) { return l.f.WriteAt(p, off) }
-func (l *localFile) Truncate(size int64) error                { return l.f.Truncate(size) }
+// WriteAt writes the file; a full disk is SQLite's SQLITE_FULL.
+func (l *localFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := l.f.WriteAt(p, off)
+	if err != nil && diskFull(err) {
+		setWriteFull()
+	}
+	return n, err
+}
+func (l *localFile) Truncate(size int64) error { return l.f.Truncate(size) }
 
 // Sync syncs the file, except a replica's journal, which no crash
 // recovery ever reads.
@@ -106,3 +123,49 @@ func (l *localFile) Unlock(sqlite3vfs.LockType) error                       { re
 func (l *localFile) CheckReservedLock() (bool, error)                       { return false, nil }
 func (l *localFile) SectorSize() int64                                      { return 4096 }
 func (l *localFile) DeviceCharacteristics() sqlite3vfs.DeviceCharacteristic { return 0 }
+
+// journalPool keeps the scratch files of ended transactions' journals for
+// the next ones: SQLite opens and deletes its journal at every commit, and
+// creating and unlinking a file costs more than a small commit in group
+// commit mode. The files are unlinked at creation (nothing to clean up
+// after a crash) and emptied when they come back. mu guards files; it is
+// a leaf lock.
+type journalPool struct {
+	mu    sync.Mutex
+	files []*os.File
+}
+
+// maxPooledJournals bounds the idle journal files kept open.
+const maxPooledJournals = 4
+
+// get returns an empty journal file.
+func (p *journalPool) get() (*os.File, error) {
+	p.mu.Lock()
+	if n := len(p.files); n > 0 {
+		f := p.files[n-1]
+		p.files = p.files[:n-1]
+		p.mu.Unlock()
+		return f, nil
+	}
+	p.mu.Unlock()
+	f, err := os.CreateTemp("", "strata-journal-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	return f, nil
+}
+
+// put takes back a journal file that SQLite closed.
+func (p *journalPool) put(f *os.File) {
+	if f.Truncate(0) == nil {
+		p.mu.Lock()
+		if len(p.files) < maxPooledJournals {
+			p.files = append(p.files, f)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+	f.Close()
+}

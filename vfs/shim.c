@@ -26,6 +26,10 @@
 //     in a thread-local slot, so the Go read can ask which connection it
 //     serves (strata_reading_db) and poll sqlite3_is_interrupted from a
 //     watcher while it waits.
+//  4. sqlite3vfs answers every failed xWrite with SQLITE_IOERR_WRITE. When
+//     the local disk is full (the write buffer, the overlay, a journal),
+//     the Go side flags it in a thread-local slot and the shim's xWrite
+//     answers SQLITE_FULL, as SQLite's own VFS does.
 
 static sqlite3_vfs strata_vfs;
 static int (*strata_inner_open)(sqlite3_vfs*, const char*, sqlite3_file*, int, int*);
@@ -33,6 +37,7 @@ static const sqlite3_io_methods *strata_inner_io;
 static sqlite3_io_methods strata_io;
 static pthread_mutex_t strata_io_mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread char *strata_pragma_err;
+static __thread int strata_write_full; // the running xWrite found the disk full
 
 // What the shim knows of each open main database file, guarded by
 // strata_io_mu: a short list, one entry per open connection. handle is
@@ -131,6 +136,17 @@ static int strata_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
 	return rc;
 }
 
+void strata_set_write_full(void) { strata_write_full = 1; }
+
+static int strata_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) {
+	int rc;
+	strata_write_full = 0;
+	rc = strata_inner_io->xWrite(f, buf, n, off);
+	if (rc == SQLITE_IOERR_WRITE && strata_write_full) rc = SQLITE_FULL;
+	strata_write_full = 0;
+	return rc;
+}
+
 static int strata_close(sqlite3_file *f) {
 	strata_forget_db(f);
 	return strata_inner_io->xClose(f);
@@ -186,6 +202,7 @@ static int strata_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 		strata_io = *strata_inner_io;
 		strata_io.xFileControl = strata_file_control;
 		strata_io.xRead = strata_read;
+		strata_io.xWrite = strata_write;
 		strata_io.xClose = strata_close;
 	}
 	pthread_mutex_unlock(&strata_io_mu);

@@ -46,3 +46,7 @@ func interrupted(db unsafe.Pointer) bool { return C.strata_is_interrupted(db) !=
 // it can hand the file its SQLITE_FCNTL_SYNC (it is read back on this
 // thread when the open returns).
 func setOpening(h cgo.Handle) { C.strata_set_opening(C.uintptr_t(h)) }
+
+// setWriteFull tells shim.c that the xWrite running on this thread failed
+// because the local disk is full: SQLite then gets SQLITE_FULL.
+func setWriteFull() { C.strata_set_write_full() }

@@ -15,5 +15,6 @@ void strata_set_pragma_error(const char *msg);
 void strata_set_opening(uintptr_t handle);
 void *strata_reading_db(void);
 int strata_is_interrupted(void *db);
+void strata_set_write_full(void);
 
 #endif

@@ -45,6 +45,8 @@ type VFS struct {
 	// writing it, so that the journal SQLite opens by that name is known
 	// to belong to its transaction (see local.go).
 	writing map[string]*file
+
+	journals journalPool // scratch files of replicas' journals (local.go)
 }
 
 // registered is the process's VFS: SQLite keeps VFSes by name for the life

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/cgo"
@@ -104,6 +105,15 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if ps == 0 && off == 0 {
 		ps = int64(len(p)) // the first page of a new database sets the page size
 	}
+	if off == 0 && len(p) >= 18 && ps > 0 {
+		// Page 1 says SQLite's page size. Another size than the replica's
+		// (a VACUUM after PRAGMA page_size) would be stored in pages of the
+		// old size, which its lock page would cut into past 1 GiB.
+		if sqlitePS := headerPageSize(p); sqlitePS != ps {
+			f.setError(fmt.Errorf("%s: a database of %d-byte pages cannot change to %d-byte pages in place: restore it, change the page size of the local copy and import it into a new replica", f.db.Replica(), ps, sqlitePS))
+			return 0, sqlite3vfs.IOErrorWrite
+		}
+	}
 	if ps > 0 && off%ps == 0 && int64(len(p)) == ps {
 		if err := txn.WritePage(uint32(off/ps)+1, p); err != nil {
 			return 0, f.writeError(err)
@@ -129,6 +139,16 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		n += c
 	}
 	return n, nil
+}
+
+// headerPageSize is the page size a database header (page 1) gives:
+// bytes 16-17, where 1 means 65536.
+func headerPageSize(page1 []byte) int64 {
+	n := int64(binary.BigEndian.Uint16(page1[16:18]))
+	if n == 1 {
+		return 65536
+	}
+	return n
 }
 
 // readForWrite reads the current content of pgno as the transaction sees it.
@@ -161,7 +181,8 @@ func (f *file) journalRead() {
 // writeError records err and picks SQLite's code for it.
 func (f *file) writeError(err error) error {
 	f.setError(err)
-	if errors.Is(err, syscall.ENOSPC) {
+	if diskFull(err) {
+		setWriteFull()
 		return sqlite3vfs.FullError
 	}
 	return sqlite3vfs.IOErrorWrite
@@ -213,10 +234,16 @@ func (f *file) commit() int {
 		return sqliteBusySnapshot
 	case errors.Is(err, engine.ErrReadOnly):
 		return sqliteReadOnly
-	case errors.Is(err, syscall.ENOSPC):
+	case diskFull(err):
 		return sqliteFull
 	}
 	return sqliteIOErrFsync
+}
+
+// diskFull reports whether err means the local disk cannot take the
+// write buffer's data: no space left, or a file size limit reached.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT)
 }
 
 // strataFileSync is shim.c's SQLITE_FCNTL_SYNC of a main database file.

@@ -18,11 +18,12 @@ const (
 )
 
 // errWritesRefused explains a statement the authorizer refused.
-var errWritesRefused = errors.New("refused: strata query and shell are read-only and write no file; " +
+var errWritesRefused = errors.New("refused: strata query, shell and exec write no local file; " +
 	"ATTACH takes only other strata replicas ('file:NAME?vfs=strata&replica=URL') and ':memory:', and VACUUM INTO is not allowed")
 
-// query and shell are read-only: they must not write anywhere, but SQLite
-// can create and write local files from SQL alone (ATTACH
+// query and shell are read-only, and exec writes only its replica: none
+// may write anywhere else, but SQLite can create and write local files
+// from SQL alone (ATTACH
 // 'file:x?vfs=unix', and VACUUM INTO, which attaches its target). The
 // authorizer allows only attachments that cannot write: another strata
 // replica (vfs=strata without write=1) and an in-memory database.
@@ -42,10 +43,12 @@ func strataAuthorize(_ unsafe.Pointer, action C.int, arg1, arg2, dbName, trigger
 	return authDeny
 }
 
-// attachAllowed reports whether ATTACH of name writes nothing: ":memory:",
-// or a URI filename whose every vfs parameter is strata.
+// attachAllowed reports whether ATTACH of name writes nothing that
+// outlives the connection: ":memory:", "" (a private temporary database,
+// which a plain VACUUM attaches to rebuild the database in), or a URI
+// filename whose every vfs parameter is strata.
 func attachAllowed(name string) bool {
-	if name == ":memory:" {
+	if name == ":memory:" || name == "" {
 		return true
 	}
 	params, ok := sqliteURIParams(name)

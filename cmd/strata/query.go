@@ -33,7 +33,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], target, *wait)
+	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait})
 	if err != nil {
 		return err
 	}
@@ -94,14 +94,47 @@ func (o *outputFlags) mode() (string, error) {
 // replicaConn is one SQLite connection to a replica through the VFS.
 type replicaConn struct {
 	*sqlConn
-	v   *vfs.VFS
-	log *slog.Logger
+	v        *vfs.VFS
+	log      *slog.Logger
+	writable bool // opened with write=1
+}
+
+// connOptions say how openConn opens a replica.
+type connOptions struct {
+	target replica.Target // the state to open (latest if zero)
+	wait   time.Duration  // how long to wait for a first LTX file
+	// write opens the replica writable (write=1), with the durability
+	// mode sync ("commit" or a duration; "" for STRATA_SYNC or commit) and
+	// the write buffer in buffer ("" for the default).
+	write        bool
+	sync, buffer string
+}
+
+// params are the URI parameters of o.
+func (o connOptions) params() []string {
+	params := uriParams(o.target)
+	if o.wait > 0 {
+		params = append(params, "wait", o.wait.String())
+	}
+	if o.write {
+		params = append(params, "write", "1")
+		if o.sync != "" {
+			params = append(params, "sync", o.sync)
+		}
+		if o.buffer != "" {
+			params = append(params, "buffer", o.buffer)
+		}
+	}
+	return params
 }
 
 // openConn registers the VFS, configured from the STRATA_* variables (its
-// logger included), and opens one connection to the replica at target.
-func openConn(ctx context.Context, replicaURL string, target replica.Target, wait time.Duration) (*replicaConn, error) {
-	if err := checkReplicaArg(replicaURL, true); err != nil {
+// logger included), and opens one connection to the replica. A writable
+// connection may create the replica: a directory that does not exist yet
+// is an empty replica.
+func openConn(ctx context.Context, replicaURL string, opts connOptions) (*replicaConn, error) {
+	target, wait := opts.target, opts.wait
+	if err := checkReplicaArg(replicaURL, !opts.write); err != nil {
 		return nil, err
 	}
 	cfg, err := vfs.ConfigFromEnv()
@@ -116,10 +149,7 @@ func openConn(ctx context.Context, replicaURL string, target replica.Target, wai
 	if err != nil {
 		return nil, err
 	}
-	params := uriParams(target)
-	if wait > 0 {
-		params = append(params, "wait", wait.String())
-	}
+	params := opts.params()
 	start := time.Now()
 	log.Debug("opening replica", "replica", redactURL(replicaURL), "target", target.String(), "wait", wait)
 
@@ -131,7 +161,7 @@ func openConn(ctx context.Context, replicaURL string, target replica.Target, wai
 	}
 	ch := make(chan opened, 1)
 	go func() {
-		c, err := openSQL(vfs.URI(replicaURL, params...))
+		c, err := openSQL(vfs.URI(replicaURL, params...), opts.write)
 		ch <- opened{c, err}
 	}()
 	var o opened
@@ -155,7 +185,7 @@ func openConn(ctx context.Context, replicaURL string, target replica.Target, wai
 	if o.err != nil {
 		return nil, explainOpen(v, replicaURL, wait, o.err)
 	}
-	c := &replicaConn{sqlConn: o.c, v: v, log: log}
+	c := &replicaConn{sqlConn: o.c, v: v, log: log, writable: opts.write}
 	log.Info("opened replica", "replica", redactURL(replicaURL), "target", target.String(), "took", time.Since(start).Round(time.Millisecond))
 	return c, nil
 }
@@ -190,18 +220,57 @@ func explainOpen(v *vfs.VFS, replicaURL string, wait time.Duration, err error) e
 }
 
 // exec runs a script and adds the VFS's reason to SQLite's bare "disk I/O
-// error".
+// error", "database is locked" (a write conflict), "attempt to write a
+// readonly database" and "database or disk is full".
 func (c *replicaConn) exec(ctx context.Context, script string, out resultSet) error {
 	start := time.Now()
-	err := c.sqlConn.exec(ctx, script, out)
+	before := c.lastError()
+	err := c.sqlConn.each(ctx, script, func(s statement) error { return s.run(ctx, out) })
 	c.log.Debug("ran SQL", "took", time.Since(start).Round(time.Microsecond), "err", err)
+	return c.explain(err, before)
+}
+
+// lastError is the connection's own last failure as the VFS recorded it
+// (PRAGMA strata_last_error), "" if none.
+func (c *replicaConn) lastError() string {
+	var v collect
+	if err := c.sqlConn.exec(context.Background(), "PRAGMA strata_last_error", &v); err != nil || len(v.vals) != 1 {
+		return ""
+	}
+	return v.vals[0]
+}
+
+// explain adds to err the reason the VFS recorded for it. before is the
+// connection's last error when the statement began: a conflict's reason
+// must be new, or it belongs to an earlier failure; the other conditions
+// last (a full disk, a replica turned read-only), and an old reason of
+// theirs still holds.
+func (c *replicaConn) explain(err error, before string) error {
 	var se *sqliteError
-	switch {
-	case errors.As(err, &se) && se.Code == sqliteIOErr:
-		if reason := c.v.LastError(); reason != nil {
-			return fmt.Errorf("%w: %w", err, reason)
+	if !errors.As(err, &se) {
+		return err
+	}
+	reason := c.lastError()
+	switch se.Code {
+	case sqliteIOErr, sqliteFull:
+		if reason != "" {
+			return fmt.Errorf("%w: %s", err, reason)
 		}
-	case errors.As(err, &se) && se.Code == sqliteAuth:
+	case sqliteBusy:
+		if reason != "" && reason != before {
+			return fmt.Errorf("%w: %s", err, reason)
+		}
+		if c.writable {
+			return fmt.Errorf("%w: another writer holds the replica, or it moved since the transaction began; nothing was stored: retry", err)
+		}
+	case sqliteReadOnly:
+		switch {
+		case reason != "" && c.writable:
+			return fmt.Errorf("%w: %s", err, reason)
+		case !c.writable:
+			return fmt.Errorf("%w: this command reads only; write with `strata exec URL SQL` or `strata shell -write URL`", err)
+		}
+	case sqliteAuth:
 		return fmt.Errorf("%w: %w", err, errWritesRefused)
 	}
 	return err

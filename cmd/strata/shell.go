@@ -14,15 +14,20 @@ import (
 	"time"
 
 	"github.com/chzyer/readline"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/vfs"
 )
 
 func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("shell", "shell [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
+	fs := newFlags("shell", "shell [-write [-sync commit|DURATION] [-buffer DIR]] [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
 	var tf targetFlags
 	tf.register(fs, "start at")
 	var of outputFlags
 	of.register(fs)
 	wait := fs.Duration("wait", 0, "if the replica has no LTX files yet, wait up to this `duration` for the first one")
+	write := fs.Bool("write", false, "open the replica writable: each statement commits as in sqlite3 (or BEGIN ... COMMIT), and each commit is stored as the next TXID")
+	syncMode := fs.String("sync", "", "with -write, when COMMIT returns: `commit` (after its LTX file is stored) or a duration such as 1s (group commit) (default $STRATA_SYNC or commit)")
+	buffer := fs.String("buffer", "", "with -write, `directory` of the local write buffer (default $STRATA_BUFFER_DIR or ~/.local/state/strata)")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -35,7 +40,10 @@ func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], target, *wait)
+	if err := checkWriteFlags(*write, *syncMode, *buffer, target); err != nil {
+		return err
+	}
+	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait, write: *write, sync: *syncMode, buffer: *buffer})
 	if err != nil {
 		return err
 	}
@@ -46,7 +54,31 @@ func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer in.close()
 	sh := &shell{conn: conn, in: in, out: newPrinter(stdout, mode, of.header), stdout: stdout, stderr: stderr}
-	return sh.run(ctx)
+	err = sh.run(ctx)
+	if *write {
+		// Group commit: what the buffer holds is stored before the shell
+		// ends, and a failure to store it is said.
+		if _, serr := conn.pragma(context.WithoutCancel(ctx), "strata_sync"); serr != nil {
+			err = errors.Join(err, fmt.Errorf("store the commits: %w", serr))
+		}
+	}
+	return err
+}
+
+// checkWriteFlags rejects -sync and -buffer without -write, and writing
+// at a past state.
+func checkWriteFlags(write bool, syncMode, buffer string, target replica.Target) error {
+	switch {
+	case !write && (syncMode != "" || buffer != ""):
+		return fmt.Errorf("%w: -sync and -buffer need -write", errUsage)
+	case write && !target.IsLatest():
+		return fmt.Errorf("%w: -write writes at the latest state, not at -txid or -timestamp", errUsage)
+	case syncMode != "":
+		if _, err := vfs.ParseSync(syncMode); err != nil {
+			return fmt.Errorf("%w: -sync: %v", errUsage, err)
+		}
+	}
+	return nil
 }
 
 // shell is the state of one `strata shell` session.
@@ -79,6 +111,9 @@ var errLineInterrupted = errors.New("line interrupted")
 func (sh *shell) run(ctx context.Context) error {
 	if sh.in.interactive() {
 		fmt.Fprintln(sh.stderr, `strata shell: SQL ends with ';'. ".help" lists the commands; PRAGMA strata_time = '5 minutes ago'; travels in time.`)
+		if sh.conn.writable {
+			fmt.Fprintln(sh.stderr, `Writable: each statement (or BEGIN ... COMMIT) is stored as the next TXID when it commits.`)
+		}
 	}
 	var stmt strings.Builder
 	for {

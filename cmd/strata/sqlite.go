@@ -52,6 +52,9 @@ const (
 	sqliteIOErr     = C.SQLITE_IOERR
 	sqliteCantOpen  = C.SQLITE_CANTOPEN
 	sqliteInterrupt = C.SQLITE_INTERRUPT
+	sqliteBusy      = C.SQLITE_BUSY
+	sqliteReadOnly  = C.SQLITE_READONLY
+	sqliteFull      = C.SQLITE_FULL
 )
 
 // Column types as sqlite3_column_type reports them.
@@ -77,13 +80,18 @@ type sqlConn struct {
 	db *C.sqlite3
 }
 
-// openSQL opens uri (a URI filename) read-only with the authorizer that
-// keeps the connection from writing anywhere (see authorize.go).
-func openSQL(uri string) (*sqlConn, error) {
+// openSQL opens uri (a URI filename), read-only unless writable, with the
+// authorizer that keeps the connection from writing any file but the
+// replica it opened (see authorize.go).
+func openSQL(uri string, writable bool) (*sqlConn, error) {
 	curi := C.CString(uri)
 	defer C.free(unsafe.Pointer(curi))
 	var db *C.sqlite3
-	rc := C.sqlite3_open_v2(curi, &db, C.SQLITE_OPEN_READONLY|C.SQLITE_OPEN_URI, nil)
+	flags := C.int(C.SQLITE_OPEN_READONLY | C.SQLITE_OPEN_URI)
+	if writable {
+		flags = C.SQLITE_OPEN_READWRITE | C.SQLITE_OPEN_URI
+	}
+	rc := C.sqlite3_open_v2(curi, &db, flags, nil)
 	if rc != sqliteOK {
 		err := &sqliteError{Code: int(rc) & 0xff, Msg: C.GoString(C.sqlite3_errstr(rc))}
 		if db != nil {
@@ -135,6 +143,30 @@ var errInterrupted = errors.New("interrupted")
 // print nothing. Cancelling ctx interrupts the running statement only: the
 // connection stays usable.
 func (c *sqlConn) exec(ctx context.Context, script string, out resultSet) error {
+	return c.each(ctx, script, func(s statement) error { return s.run(ctx, out) })
+}
+
+// statement is one prepared statement of a script, valid during the call
+// of each that hands it over.
+type statement struct {
+	c    *sqlConn
+	stmt *C.sqlite3_stmt
+}
+
+// run steps the statement to its end, giving its rows to out.
+func (s statement) run(ctx context.Context, out resultSet) error { return s.c.run(ctx, s.stmt, out) }
+
+// sql is the statement's text.
+func (s statement) sql() string { return C.GoString(C.sqlite3_sql(s.stmt)) }
+
+// readOnly reports whether the statement writes nothing to the database
+// (sqlite3_stmt_readonly: BEGIN and COMMIT count as read-only).
+func (s statement) readOnly() bool { return C.sqlite3_stmt_readonly(s.stmt) != 0 }
+
+// each prepares the statements of script one after another, where SQLite
+// says each ends, and hands each to fn; it stops at the first error.
+// Cancelling ctx interrupts the running statement only.
+func (c *sqlConn) each(ctx context.Context, script string, fn func(statement) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -154,7 +186,7 @@ func (c *sqlConn) exec(ctx context.Context, script string, out resultSet) error 
 		if stmt == nil { // only whitespace or a comment
 			continue
 		}
-		err := c.run(ctx, stmt, out)
+		err := fn(statement{c, stmt})
 		C.sqlite3_finalize(stmt)
 		if err != nil {
 			return err
@@ -162,6 +194,15 @@ func (c *sqlConn) exec(ctx context.Context, script string, out resultSet) error 
 	}
 	return nil
 }
+
+// changes is the number of rows the last INSERT, UPDATE or DELETE changed.
+func (c *sqlConn) changes() int64 { return int64(C.sqlite3_changes64(c.db)) }
+
+// totalChanges is the number of rows changed since the connection opened.
+func (c *sqlConn) totalChanges() int64 { return int64(C.sqlite3_total_changes64(c.db)) }
+
+// inTransaction reports whether a transaction is open (not autocommit).
+func (c *sqlConn) inTransaction() bool { return C.sqlite3_get_autocommit(c.db) == 0 }
 
 // run steps one prepared statement to its end.
 func (c *sqlConn) run(ctx context.Context, stmt *C.sqlite3_stmt, out resultSet) error {
