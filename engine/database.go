@@ -1,12 +1,15 @@
 // Package engine is one replica's state in a process, without SQLite: the
 // views (immutable page indexes, one per state), where each page's bytes
 // come from (source.go), the page cache (cache.go), fetching with
-// read-ahead (fetch.go, readahead.go, siblings.go), and the poller that
-// follows new commits (follow.go). The vfs package puts SQLite's file
+// read-ahead (fetch.go, readahead.go, siblings.go), the poller that
+// follows new commits (follow.go), the hydrated local file (hydrate.go)
+// and the write path (writer.go). The vfs package puts SQLite's file
 // interface on top of it; tools and tests can use it directly.
 //
 // Lock order, outermost first: Registry.mu, Database.mu, pageCache.mu.
-// None of them is held across I/O.
+// None of them is held across I/O. hydration.mu and hydration.pmu are
+// leaves; readers hold hydration.mu shared across the local read of one
+// page of the hydrated file.
 package engine
 
 import (
@@ -100,6 +103,11 @@ type Database struct {
 
 	pollDone chan struct{}
 	l1Next   ltx.TXID // owned by the poller: where the next level-1 listing starts
+
+	// hyd is the hydrated file, once Hydrate was called (hydrate.go);
+	// hydMu serializes Hydrate calls (it is held across opening the file).
+	hyd   atomic.Pointer[hydration]
+	hydMu sync.Mutex
 }
 
 // pastViews bounds the views of past states kept for time travel: each
@@ -335,13 +343,14 @@ func (db *Database) publish(prev, next *View, applied []*source) bool {
 	}
 	db.current = next
 	db.mu.Unlock()
+	evict := applied
 	if db.readers.Load() > 0 {
 		// A transaction still reads an older view, maybe one of files that
 		// compaction will delete: its pages stay cached (the LRU ages them
 		// out) rather than being fetched again, or not at all.
-		applied = nil
+		evict = nil
 	}
-	for _, s := range applied {
+	for _, s := range evict {
 		for _, fr := range s.file.Frames {
 			if old := prev.lookup(fr.Pgno); old.src != nil && old.src != s && old.src.file != nil {
 				db.cache.remove(pageKey{old.src.key(), fr.Pgno})
@@ -353,6 +362,9 @@ func (db *Database) publish(prev, next *View, applied []*source) bool {
 	}
 	if next.commit != prev.commit && db.opts.Resized != nil {
 		db.opts.Resized() // the page indexes' share of the memory limit moved
+	}
+	if h := db.hyd.Load(); h != nil {
+		h.published(prev, next, applied) // the hydrated file follows
 	}
 	return true
 }
@@ -426,10 +438,14 @@ func (db *Database) Writer() *Writer {
 	return db.writer
 }
 
-// Close stops the poller and waits for it, and closes the write path.
+// Close stops the poller and the hydrator and waits for them, and closes
+// the write path.
 func (db *Database) Close() error {
 	db.cancel()
 	<-db.pollDone
+	if h := db.hyd.Load(); h != nil {
+		h.close()
+	}
 	if w := db.Writer(); w != nil {
 		return w.close()
 	}

@@ -48,8 +48,9 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 		total += f.Size
 	}
 	var last ltx.Header
+	put := writeTo(dst)
 	for i, f := range plan.Files {
-		hdr, err := r.applyFile(ctx, f, prefetched[i], release, dst)
+		hdr, err := r.applyFile(ctx, f, prefetched[i], release, put)
 		if err != nil {
 			return err
 		}
@@ -103,9 +104,23 @@ func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par in
 	return out, func() { <-sem }, wg.Wait
 }
 
+// pageFunc receives the pages of a file being applied, in file order. data
+// is reused for the next page: keep a copy, not the slice.
+type pageFunc func(pgno uint32, data []byte) error
+
+// writeTo writes pages at their place in dst.
+func writeTo(dst *os.File) pageFunc {
+	return func(pgno uint32, data []byte) error {
+		if _, err := dst.WriteAt(data, int64(pgno-1)*int64(len(data))); err != nil {
+			return fmt.Errorf("write %s: %w", dst.Name(), err)
+		}
+		return nil
+	}
+}
+
 // applyFile applies one file of the plan: prefetched (then release frees
 // its place once its download has been received) or streamed.
-func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, release func(), dst *os.File) (ltx.Header, error) {
+func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, release func(), put pageFunc) (ltx.Header, error) {
 	if pre != nil {
 		var res fetched
 		select {
@@ -117,7 +132,7 @@ func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fe
 		if res.err != nil {
 			return ltx.Header{}, res.err
 		}
-		hdr, _, err := r.applyLTX(f, bytes.NewReader(res.data), dst)
+		hdr, _, err := r.applyLTX(f, bytes.NewReader(res.data), put)
 		return hdr, err
 	}
 	// A stream that breaks halfway is simply applied again from the start:
@@ -131,7 +146,7 @@ func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fe
 		}
 		defer rc.Close()
 		var g *frameGuard
-		hdr, g, err = r.applyLTX(f, rc, dst)
+		hdr, g, err = r.applyLTX(f, rc, put)
 		if err != nil && (g.srcErr != nil || (g.eof && g.n < f.Size)) {
 			return storage.Transient(fmt.Errorf("read %s: stream broke after %d of %d bytes: %w", f, g.n, f.Size, err))
 		}
@@ -140,16 +155,16 @@ func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fe
 	return hdr, err
 }
 
-// applyLTX decodes one whole LTX file, writing its pages into dst, and
+// applyLTX decodes one whole LTX file, handing its pages to put, and
 // verifies its checksum. The guard it reads through tells the caller how
 // the stream ended.
-func (r *Replica) applyLTX(f storage.FileInfo, src io.Reader, dst *os.File) (hdr ltx.Header, g *frameGuard, err error) {
+func (r *Replica) applyLTX(f storage.FileInfo, src io.Reader, put pageFunc) (hdr ltx.Header, g *frameGuard, err error) {
 	g = newFrameGuard(src)
-	hdr, err = r.decodeInto(f, g, dst)
+	hdr, err = r.decodePages(f, g, put)
 	return hdr, g, err
 }
 
-func (r *Replica) decodeInto(f storage.FileInfo, src io.Reader, dst *os.File) (ltx.Header, error) {
+func (r *Replica) decodePages(f storage.FileInfo, src io.Reader, put pageFunc) (ltx.Header, error) {
 	dec := ltx.NewDecoder(src)
 	dec.SetRetainPageIndex(false)
 	if err := dec.DecodeHeader(); err != nil {
@@ -167,8 +182,8 @@ func (r *Replica) decodeInto(f storage.FileInfo, src io.Reader, dst *os.File) (l
 		} else if err != nil {
 			return hdr, r.corrupt(f, fmt.Errorf("page: %w", err))
 		}
-		if _, err := dst.WriteAt(buf, int64(ph.Pgno-1)*int64(hdr.PageSize)); err != nil {
-			return hdr, fmt.Errorf("write %s: %w", dst.Name(), err)
+		if err := put(ph.Pgno, buf); err != nil {
+			return hdr, err
 		}
 	}
 	if err := dec.Close(); err != nil {

@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-db/strata/hydrate"
+	"github.com/superfly/ltx"
+)
+
+// Hydration: the whole database restored into a local file (package
+// hydrate) in the background while reads are served remotely, then kept
+// current with every new state, so that reads come from local disk.
+//
+// A read may use the file only when the file holds the version of the
+// page the reader's view wants:
+//   - the view's stored TXID is the file's (the file is that state), or
+//   - the view locates the page where the file's view does (the same
+//     frame of the same stored file): the page did not change between
+//     the two states.
+//
+// The second rule keeps a transaction that pinned an older view reading
+// unchanged pages from the file while the file advances; the pages that
+// changed it reads from the page cache, where an update first copies
+// their old versions when transactions are pinned (preserve), or, if the
+// cache has let them go, from storage. A newer view not yet in the file
+// reads its unchanged pages from the file and the new ones from the cache,
+// where the poller and the writer put them. During an update the pages
+// being rewritten are not read from the file.
+//
+// Time travel needs no rule of its own: a past view reads the pages that
+// did not change since from the file, the others remotely.
+
+// Hydration states, as PRAGMA strata_hydration reports them.
+const (
+	HydrationOff      = "off"      // not enabled
+	HydrationRunning  = "running"  // restoring the whole database
+	HydrationComplete = "complete" // the file holds a complete state (TXID)
+	HydrationFailed   = "failed"   // stopped (Error); reads are remote
+)
+
+// Hydration is the progress of a database's hydrated file.
+type Hydration struct {
+	State string `json:"state"`
+	// Percent of the restore done (100 once complete).
+	Percent float64 `json:"percent"`
+	// Bytes of the restore plan's LTX files applied, and their total.
+	Bytes int64 `json:"bytes"`
+	Total int64 `json:"total"`
+	// TXID is the state the file holds (complete) or is being restored
+	// to (running).
+	TXID ltx.TXID `json:"txid"`
+	// Downloaded counts the bytes this process fetched from storage for
+	// the file: a resumed restore or a catch-up fetches only what is
+	// missing.
+	Downloaded int64 `json:"downloaded"`
+	// Reads counts the page reads the file served.
+	Reads int64  `json:"reads"`
+	Path  string `json:"path,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// JSON is the progress as one line of JSON (PRAGMA strata_hydration).
+func (h Hydration) JSON() string {
+	b, _ := json.Marshal(h)
+	return string(b)
+}
+
+// hydration is a database's hydrated file and the goroutine that keeps it.
+//
+// The hydrator goroutine (run) owns file, apart from ReadPage, and
+// fileView; it is started by Database.Hydrate and stopped, and waited for,
+// by Database.Close.
+//
+// mu guards what readers may take from the file: view, dirty and floor.
+// Readers hold it shared across the pread of one page (local I/O, the one
+// exception to "no lock across I/O"); the hydrator holds it exclusively
+// only to change those fields. It is a leaf lock.
+//
+// pmu guards prog and queue; a leaf lock, never held across I/O.
+type hydration struct {
+	db   *Database
+	path string
+	file *hydrate.File // nil when it could not be opened (prog says why)
+
+	wake   chan struct{} // a new latest view was published
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
+
+	mu    sync.RWMutex
+	view  *View             // the stored state the file holds, for readers; nil: read nothing
+	dirty map[uint32]int // during an update, the pages being rewritten
+	floor uint32            // during an update, pages above it are being dropped or rewritten
+
+	reads atomic.Int64
+
+	pmu   sync.Mutex
+	prog  Hydration
+	queue []transition // published states not yet in the file, oldest first
+}
+
+// transition is one publish that moved the latest stored state: from a
+// TXID to the view to, by applying srcs (nil when not known: a re-plan).
+type transition struct {
+	from ltx.TXID
+	to   *View
+	srcs []*source
+}
+
+// maxQueue bounds the transitions kept for a hydrator that lags (a long
+// restore): older ones are dropped, and the catch-up lists storage instead.
+const maxQueue = 4096
+
+// Hydrate keeps a copy of the whole database in the local file at path:
+// restored in the background, used by reads once complete, kept current,
+// resumed or caught up after a restart. The first call starts it; later
+// calls must name the same path. A path that belongs to another replica,
+// a file that is not strata's, or a path that cannot be created is an
+// error; a file another process holds is not: hydration is then off for
+// this process (its progress says why) and reads stay remote.
+func (db *Database) Hydrate(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("hydrated file %s: %w", path, err)
+	}
+	db.hydMu.Lock()
+	defer db.hydMu.Unlock()
+	if h := db.hyd.Load(); h != nil {
+		if h.path != abs {
+			return fmt.Errorf("%s is already hydrated to %s in this process, not %s", db.rep, h.path, abs)
+		}
+		return nil
+	}
+	f, err := hydrate.Open(abs, db.rep.String())
+	h := &hydration{db: db, path: abs, file: f, wake: make(chan struct{}, 1), done: make(chan struct{}), floor: math.MaxUint32}
+	h.prog = Hydration{State: HydrationRunning, Path: abs}
+	switch {
+	case errors.Is(err, hydrate.ErrLocked):
+		db.log.Warn("hydrated file in use elsewhere; reads stay remote", "path", abs, "err", err)
+		h.prog.State, h.prog.Error = HydrationFailed, err.Error()
+		close(h.done)
+		db.hyd.Store(h)
+		return nil
+	case err != nil:
+		return err
+	}
+	if s := f.State(); s.Phase == hydrate.Complete {
+		h.prog.State, h.prog.TXID, h.prog.Percent = HydrationComplete, s.TXID, 100
+	}
+	ctx, cancel := context.WithCancel(db.ctx)
+	h.cancel = cancel
+	db.hyd.Store(h)
+	go h.run(ctx)
+	db.log.Info("hydrating", "path", abs, "state", f.State().Phase, "txid", f.State().TXID)
+	return nil
+}
+
+// Hydration reports the progress of the hydrated file.
+func (db *Database) Hydration() Hydration {
+	h := db.hyd.Load()
+	if h == nil {
+		return Hydration{State: HydrationOff}
+	}
+	h.pmu.Lock()
+	p := h.prog
+	h.pmu.Unlock()
+	p.Reads = h.reads.Load()
+	return p
+}
+
+// WaitHydrated waits until the hydrated file holds the latest stored state
+// and serves reads, or fails; for tests and tools.
+func (db *Database) WaitHydrated(ctx context.Context) error {
+	h := db.hyd.Load()
+	if h == nil {
+		return errors.New("hydration is off")
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if p := db.Hydration(); p.State == HydrationFailed {
+			return errors.New(p.Error)
+		}
+		h.mu.RLock()
+		v := h.view
+		h.mu.RUnlock()
+		if v != nil && v.txid == storedView(db.Latest()).txid {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the hydrated file: %w (%s)", ctx.Err(), db.Hydration().JSON())
+		case <-t.C:
+		}
+	}
+}
+
+// read returns page pgno of view v, located at loc, from the file if the
+// file holds that version of it (see the rules above).
+func (h *hydration) read(v *View, pgno uint32, loc pageLoc) ([]byte, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	fv := h.view
+	if fv == nil || pgno > h.floor || pgno > fv.commit {
+		return nil, false
+	}
+	if _, ok := h.dirty[pgno]; ok {
+		return nil, false
+	}
+	if v.txid != fv.txid && !sameVersion(fv.lookup(pgno), loc) {
+		return nil, false
+	}
+	page := make([]byte, fv.pageSize)
+	if err := h.file.ReadPage(pgno, page); err != nil {
+		// Served remotely instead; the hydrator stops at its next step.
+		h.db.log.Error("read from the hydrated file failed; reading remotely", "err", err)
+		h.setFailed(err)
+		h.poke()
+		return nil, false
+	}
+	h.reads.Add(1)
+	return page, true
+}
+
+// sameVersion reports whether two locations hold the same version of a
+// page: the same frame of the same stored file.
+func sameVersion(a, b pageLoc) bool {
+	if a.src == nil || b.src == nil || a.src.file == nil || b.src.file == nil || a.frame != b.frame {
+		return false
+	}
+	return a.src == b.src || a.src.key() == b.src.key()
+}
+
+// published records a new latest view (called by Database.publish, with
+// no lock held) and wakes the hydrator.
+func (h *hydration) published(prev, next *View, applied []*source) {
+	from, to := storedView(prev), storedView(next)
+	if to.txid != from.txid {
+		t := transition{from: from.txid, to: to, srcs: applied}
+		for _, s := range applied {
+			if s.file == nil {
+				t.srcs = nil
+			}
+		}
+		h.pmu.Lock()
+		h.queue = append(h.queue, t)
+		if len(h.queue) > maxQueue {
+			h.queue = append(h.queue[:0:0], h.queue[len(h.queue)-maxQueue:]...)
+		}
+		h.pmu.Unlock()
+	}
+	h.poke()
+}
+
+// poke wakes the hydrator.
+func (h *hydration) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// setFailed stops hydration for this process: reads stay remote.
+func (h *hydration) setFailed(err error) {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	if h.prog.State != HydrationFailed {
+		h.prog.State, h.prog.Error = HydrationFailed, err.Error()
+	}
+}
+
+func (h *hydration) failed() bool {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	return h.prog.State == HydrationFailed
+}
+
+// serve lets readers use the file, which holds v (nil: nothing usable).
+func (h *hydration) serve(v *View) {
+	h.mu.Lock()
+	h.view, h.dirty, h.floor = v, nil, math.MaxUint32
+	h.mu.Unlock()
+}
+
+// close stops the hydrator, waits for it, and closes the file.
+func (h *hydration) close() {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	<-h.done
+	h.serve(nil)
+	if h.file != nil {
+		h.file.Close()
+	}
+}

@@ -1,0 +1,127 @@
+package hydrate
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/strata-db/strata/replica"
+	"github.com/superfly/ltx"
+)
+
+// Checkpoints of a restore: how much may be applied and not yet recorded
+// in the sidecar (what a restart would download again). Each costs a sync
+// of the file and of the sidecar.
+const (
+	checkpointEvery = time.Second
+	checkpointBytes = 64 << 20
+)
+
+// Parallel is how many files a restore downloads ahead of the one it
+// applies (replica.ApplyFiles): as many as `strata restore` does.
+const Parallel = 8
+
+// Restore brings the file to the state of plan (which starts with a full
+// file: a snapshot, or a file from TXID 1). A restore of the same plan that
+// stopped (a crash, a close, a full disk) resumes after the last file the
+// sidecar records; any other content is restored anew. Every file is read
+// whole and its checksum verified. progress, if not nil, is called with
+// the bytes of the plan's files applied so far and their total.
+func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.Plan, progress func(done, total int64)) error {
+	names := make([]string, len(plan.Files))
+	var total int64
+	for i, f := range plan.Files {
+		names[i] = f.String()
+		total += f.Size
+	}
+	s := h.state
+	if s.Phase != Restoring || s.Target != plan.TXID || !slices.Equal(s.Plan, names) || s.Applied > len(names) {
+		// Nothing to resume: start over from an empty file.
+		if err := h.resize(0, 1); err != nil {
+			return err
+		}
+		s = State{Phase: Restoring, Target: plan.TXID, Plan: names}
+		if err := h.save(s); err != nil {
+			return err
+		}
+	}
+	var done int64
+	for _, f := range plan.Files[:s.Applied] {
+		done += f.Size
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	r := &restoreRun{h: h, state: s, lastSave: time.Now()}
+	files := plan.Files[s.Applied:]
+	err := rep.ApplyFiles(ctx, files, Parallel, r.page, func(i int, hdr ltx.Header) error {
+		if err := r.fileDone(hdr); err != nil {
+			return err
+		}
+		done += files[i].Size
+		r.pending += files[i].Size
+		if progress != nil {
+			progress(done, total)
+		}
+		if r.pending >= checkpointBytes || time.Since(r.lastSave) >= checkpointEvery {
+			return r.checkpoint()
+		}
+		return nil
+	})
+	if err != nil {
+		if r.state.Applied > h.state.Applied {
+			// Keep what was applied for the next attempt; a full disk
+			// may refuse this too, and then the last checkpoint stands.
+			_ = r.checkpoint()
+		}
+		return err
+	}
+	if len(plan.Files) == 0 {
+		return errors.New("restore of an empty plan")
+	}
+	s = r.state
+	if err := h.resize(s.Pages, s.PageSize); err != nil {
+		return err
+	}
+	if err := h.sync(); err != nil {
+		return err
+	}
+	return h.save(State{Phase: Complete, TXID: plan.TXID, PageSize: s.PageSize, Pages: s.Pages})
+}
+
+// restoreRun is the state of one Restore call between its callbacks.
+type restoreRun struct {
+	h        *File
+	state    State // what the next checkpoint records
+	pending  int64 // bytes applied since the last checkpoint
+	lastSave time.Time
+}
+
+func (r *restoreRun) page(pgno uint32, data []byte) error { return r.h.writePage(pgno, data) }
+
+// fileDone follows the database size: a file that shrinks the database
+// drops the pages above its size at once, so that a later file that grows
+// it again finds zeros there, as the database itself had.
+func (r *restoreRun) fileDone(hdr ltx.Header) error {
+	if r.state.Applied > 0 && hdr.Commit < r.state.Pages {
+		if err := r.h.resize(hdr.Commit, hdr.PageSize); err != nil {
+			return err
+		}
+	}
+	r.state.Applied++
+	r.state.Pages, r.state.PageSize = hdr.Commit, hdr.PageSize
+	return nil
+}
+
+// checkpoint syncs the file and records how many planned files it holds.
+func (r *restoreRun) checkpoint() error {
+	if err := r.h.sync(); err != nil {
+		return err
+	}
+	if err := r.h.save(r.state); err != nil {
+		return err
+	}
+	r.pending, r.lastSave = 0, time.Now()
+	return nil
+}
