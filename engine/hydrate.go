@@ -95,9 +95,9 @@ type hydration struct {
 	done   chan struct{} // closed when run returns
 
 	mu    sync.RWMutex
-	view  *View             // the stored state the file holds, for readers; nil: read nothing
+	view  *View          // the stored state the file holds, for readers; nil: read nothing
 	dirty map[uint32]int // during an update, the pages being rewritten
-	floor uint32            // during an update, pages above it are being dropped or rewritten
+	floor uint32         // during an update, pages above it are being dropped or rewritten
 
 	reads atomic.Int64
 
