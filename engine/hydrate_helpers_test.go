@@ -25,6 +25,8 @@ import (
 type countingStore struct {
 	storage.Backend
 	reads, bytes, lists atomic.Int64
+	whole               atomic.Int64 // bytes of the files read whole
+
 
 	mu   sync.Mutex
 	gate func(f storage.FileInfo, off, length int64) <-chan struct{}
@@ -44,6 +46,9 @@ func (s *countingStore) ReadRange(ctx context.Context, f storage.FileInfo, off, 
 		}
 	}
 	s.reads.Add(1)
+	if off == 0 && (length < 0 || length == f.Size) {
+		s.whole.Add(f.Size)
+	}
 	rc, err := s.Backend.ReadRange(ctx, f, off, length)
 	if err != nil {
 		return nil, err
@@ -62,15 +67,21 @@ func (s *countingStore) WriteNew(ctx context.Context, f storage.FileInfo, ts tim
 	return s.Backend.(storage.ExclusiveWriter).WriteNew(ctx, f, ts, r)
 }
 
+func (s *countingStore) setGate(gate func(f storage.FileInfo, off, length int64) <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = gate
+}
+
 // requests is a snapshot of the counters.
-type requests struct{ reads, bytes, lists int64 }
+type requests struct{ reads, bytes, lists, whole int64 }
 
 func (s *countingStore) counts() requests {
-	return requests{s.reads.Load(), s.bytes.Load(), s.lists.Load()}
+	return requests{s.reads.Load(), s.bytes.Load(), s.lists.Load(), s.whole.Load()}
 }
 
 func (r requests) sub(o requests) requests {
-	return requests{r.reads - o.reads, r.bytes - o.bytes, r.lists - o.lists}
+	return requests{r.reads - o.reads, r.bytes - o.bytes, r.lists - o.lists, r.whole - o.whole}
 }
 
 type countingReader struct {
