@@ -156,9 +156,9 @@ func (db *Database) Hydrate(path string) error {
 	}
 	ctx, cancel := context.WithCancel(db.ctx)
 	h.cancel = cancel
+	db.log.Info("hydrating", "path", abs, "state", f.State().Phase, "txid", f.State().TXID)
 	db.hyd.Store(h)
 	go h.run(ctx)
-	db.log.Info("hydrating", "path", abs, "state", f.State().Phase, "txid", f.State().TXID)
 	return nil
 }
 

@@ -136,6 +136,12 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 			return nil, err
 		}
 	}
+	if p.hydrate != "" {
+		if err := db.Hydrate(p.hydrate); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	if !p.target.IsLatest() {
 		if err := f.travel(p.target); err != nil {
 			f.Close()
