@@ -15,12 +15,13 @@ import (
 )
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "query [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL SQL", stderr)
+	fs := newFlags("query", "query [-txid N | -timestamp T] [-wait D] [-hydrate FILE] [-json | -csv | -table | -box | -line | -list] [-header] URL SQL", stderr)
 	var tf targetFlags
 	tf.register(fs, "query")
 	var of outputFlags
 	of.register(fs)
 	wait := fs.Duration("wait", 0, "if the replica has no LTX files yet, wait up to this `duration` for the first one")
+	hydrate := fs.String("hydrate", "", "keep a local copy of the replica in this `file`, restored in the background and resumed or caught up by the next run; reads use it once complete")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
@@ -33,7 +34,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], target, *wait)
+	conn, err := openConn(ctx, pos[0], target, *wait, *hydrate)
 	if err != nil {
 		return err
 	}
@@ -99,8 +100,9 @@ type replicaConn struct {
 }
 
 // openConn registers the VFS, configured from the STRATA_* variables (its
-// logger included), and opens one connection to the replica at target.
-func openConn(ctx context.Context, replicaURL string, target replica.Target, wait time.Duration) (*replicaConn, error) {
+// logger included), and opens one connection to the replica at target,
+// hydrated into the file hydrate if not empty.
+func openConn(ctx context.Context, replicaURL string, target replica.Target, wait time.Duration, hydrate string) (*replicaConn, error) {
 	if err := checkReplicaArg(replicaURL, true); err != nil {
 		return nil, err
 	}
@@ -119,6 +121,9 @@ func openConn(ctx context.Context, replicaURL string, target replica.Target, wai
 	params := uriParams(target)
 	if wait > 0 {
 		params = append(params, "wait", wait.String())
+	}
+	if hydrate != "" {
+		params = append(params, "hydrate", hydrate)
 	}
 	start := time.Now()
 	log.Debug("opening replica", "replica", redactURL(replicaURL), "target", target.String(), "wait", wait)

@@ -17,12 +17,13 @@ import (
 )
 
 func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("shell", "shell [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
+	fs := newFlags("shell", "shell [-txid N | -timestamp T] [-wait D] [-hydrate FILE] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
 	var tf targetFlags
 	tf.register(fs, "start at")
 	var of outputFlags
 	of.register(fs)
 	wait := fs.Duration("wait", 0, "if the replica has no LTX files yet, wait up to this `duration` for the first one")
+	hydrate := fs.String("hydrate", "", "keep a local copy of the replica in this `file`, restored in the background and resumed or caught up by the next run; reads use it once complete")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -35,7 +36,7 @@ func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], target, *wait)
+	conn, err := openConn(ctx, pos[0], target, *wait, *hydrate)
 	if err != nil {
 		return err
 	}
