@@ -54,7 +54,7 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 	if !ok {
 		return fmt.Errorf("bench child: unknown opener %q", spec.Opener)
 	}
-	c := &child{spec: spec, open: open}
+	c := &child{spec: spec, open: open, hydrate: cfg.Hydrate}
 	res, err := c.run(ctx)
 	if err != nil {
 		return fmt.Errorf("bench child %s: %w", spec.Scenario, err)
@@ -65,11 +65,12 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 
 // child is the state of one child run.
 type child struct {
-	spec childSpec
-	open OpenFunc
-	db   *sql.DB
-	conn *sql.Conn
-	res  childResult
+	spec    childSpec
+	open    OpenFunc
+	hydrate HydrateFunc // the H scenarios' opener (hydrate.go)
+	db      *sql.DB
+	conn    *sql.Conn
+	res     childResult
 }
 
 func (c *child) run(ctx context.Context) (childResult, error) {

@@ -51,6 +51,9 @@ type Options struct {
 	// Resized is called, without locks held, when the database size of
 	// the replica changes (the registry recounts the memory limit).
 	Resized func()
+	// Hydrate, when not empty, is the path of the hydrated file (see
+	// Database.Hydrate): a restore starts while Open indexes the replica.
+	Hydrate string
 }
 
 // Defaults for Options fields left zero.
@@ -102,7 +105,8 @@ type Database struct {
 	past        *lru.Cache[ltx.TXID, *View]
 
 	pollDone chan struct{}
-	l1Next   ltx.TXID // owned by the poller: where the next level-1 listing starts
+	l1Next   ltx.TXID      // owned by the poller: where the next level-1 listing starts
+	opened   chan struct{} // closed when Open has published the first latest view
 
 	// hyd is the hydrated file, once Hydrate was called (hydrate.go);
 	// hydMu serializes Hydrate calls (it is held across opening the file).
@@ -140,13 +144,27 @@ func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Datab
 	db.bad = make(map[storage.FileKey]bool)
 	db.pastCounter.Store(pastCounterBase)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.opened = make(chan struct{})
+	if opts.Hydrate != "" {
+		if err := db.openHydration(opts.Hydrate); err != nil {
+			db.cancel()
+			return nil, err
+		}
+	}
 	v, err := db.openView(ctx)
 	if err != nil {
 		db.cancel()
+		if h := db.hyd.Load(); h != nil {
+			h.close()
+		}
 		return nil, err
 	}
 	v.counter = db.nextCounter()
 	db.current = v
+	close(db.opened)
+	if h := db.hyd.Load(); h != nil {
+		h.start(nil) // unless the listing started it
+	}
 	db.cache.resize(v.pageSize) // only the latest view sizes the cache
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.pollDone = make(chan struct{})
@@ -166,6 +184,9 @@ func (db *Database) openView(ctx context.Context) (*View, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if h := db.hyd.Load(); h != nil && h.needsRestore() {
+		h.start(files) // the restore downloads while the open indexes
 	}
 	latest, err := db.buildView(ctx, files, replica.Target{})
 	if errors.Is(err, storage.ErrNotFound) {

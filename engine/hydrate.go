@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/hydrate"
+	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
 
@@ -125,6 +126,10 @@ const maxQueue = 4096
 // a file that is not strata's, or a path that cannot be created is an
 // error; a file another process holds is not: hydration is then off for
 // this process (its progress says why) and reads stay remote.
+//
+// Options.Hydrate asks for the same at Open, which then starts a restore
+// the file needs as soon as it has listed the replica, while it indexes
+// the plan.
 func (db *Database) Hydrate(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -138,28 +143,57 @@ func (db *Database) Hydrate(path string) error {
 		}
 		return nil
 	}
-	f, err := hydrate.Open(abs, db.rep.String())
-	h := &hydration{db: db, path: abs, file: f, wake: make(chan struct{}, 1), done: make(chan struct{}), floor: math.MaxUint32}
-	h.prog = Hydration{State: HydrationRunning, Path: abs}
+	h, err := db.newHydration(abs)
+	if err != nil {
+		return err
+	}
+	db.hyd.Store(h)
+	h.start(nil)
+	return nil
+}
+
+// newHydration opens the hydrated file at path (absolute) for db, without
+// starting the hydrator. A file another process holds gives a hydration
+// that failed from the start (reads stay remote), not an error.
+func (db *Database) newHydration(path string) (*hydration, error) {
+	f, err := hydrate.Open(path, db.rep.String())
+	h := &hydration{db: db, path: path, file: f, wake: make(chan struct{}, 1), done: make(chan struct{}), floor: math.MaxUint32}
+	h.prog = Hydration{State: HydrationRunning, Path: path}
 	switch {
 	case errors.Is(err, hydrate.ErrLocked):
-		db.log.Warn("hydrated file in use elsewhere; reads stay remote", "path", abs, "err", err)
+		db.log.Warn("hydrated file in use elsewhere; reads stay remote", "path", path, "err", err)
 		h.prog.State, h.prog.Error = HydrationFailed, err.Error()
 		close(h.done)
-		db.hyd.Store(h)
-		return nil
+		return h, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
 	if s := f.State(); s.Phase == hydrate.Complete {
 		h.prog.State, h.prog.TXID, h.prog.Percent = HydrationComplete, s.TXID, 100
 	}
-	ctx, cancel := context.WithCancel(db.ctx)
+	return h, nil
+}
+
+// start runs the hydrator, once. files, when not nil, is the open's
+// listing of the replica: a restore the file needs starts from it at once.
+func (h *hydration) start(files []storage.FileInfo) {
+	if h.file == nil || h.cancel != nil {
+		return // failed from the start, or started
+	}
+	ctx, cancel := context.WithCancel(h.db.ctx)
 	h.cancel = cancel
-	db.log.Info("hydrating", "path", abs, "state", f.State().Phase, "txid", f.State().TXID)
-	db.hyd.Store(h)
-	go h.run(ctx)
-	return nil
+	st := h.file.State()
+	h.db.log.Info("hydrating", "path", h.path, "state", st.Phase, "txid", st.TXID)
+	go h.run(ctx, files)
+}
+
+// needsRestore reports whether the file holds no state to catch up from.
+func (h *hydration) needsRestore() bool {
+	if h.file == nil {
+		return false
+	}
+	p := h.file.State().Phase
+	return p != hydrate.Complete && p != hydrate.Updating
 }
 
 // Hydration reports the progress of the hydrated file.
@@ -205,28 +239,37 @@ func (db *Database) WaitHydrated(ctx context.Context) error {
 // read returns page pgno of view v, located at loc, from the file if the
 // file holds that version of it (see the rules above).
 func (h *hydration) read(v *View, pgno uint32, loc pageLoc) ([]byte, bool) {
+	page := make([]byte, v.pageSize)
+	if !h.readInto(v, pgno, loc, page, 0) {
+		return nil, false
+	}
+	return page, true
+}
+
+// readInto reads bytes [off, off+len(dst)) of page pgno of view v, located
+// at loc, from the file into dst if the file holds that version of it.
+func (h *hydration) readInto(v *View, pgno uint32, loc pageLoc, dst []byte, off int) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	fv := h.view
-	if fv == nil || pgno > h.floor || pgno > fv.commit {
-		return nil, false
+	if fv == nil || pgno > h.floor || pgno > fv.commit || fv.pageSize != v.pageSize {
+		return false
 	}
 	if _, ok := h.dirty[pgno]; ok {
-		return nil, false
+		return false
 	}
 	if v.txid != fv.txid && !sameVersion(fv.lookup(pgno), loc) {
-		return nil, false
+		return false
 	}
-	page := make([]byte, fv.pageSize)
-	if err := h.file.ReadPage(pgno, page); err != nil {
+	if err := h.file.ReadAt(dst, int64(pgno-1)*int64(fv.pageSize)+int64(off)); err != nil {
 		// Served remotely instead; the hydrator stops at its next step.
-		h.db.log.Error("read from the hydrated file failed; reading remotely", "err", err)
+		h.db.log.Error("read from the hydrated file failed; reading remotely", "page", pgno, "err", err)
 		h.setFailed(err)
 		h.poke()
-		return nil, false
+		return false
 	}
 	h.reads.Add(1)
-	return page, true
+	return true
 }
 
 // sameVersion reports whether two locations hold the same version of a
@@ -293,10 +336,25 @@ func (h *hydration) serve(v *View) {
 func (h *hydration) close() {
 	if h.cancel != nil {
 		h.cancel()
+		<-h.done
 	}
-	<-h.done
 	h.serve(nil)
 	if h.file != nil {
 		h.file.Close()
 	}
+}
+
+// openHydration sets up the hydrated file Options.Hydrate asks for, before
+// Open lists the replica.
+func (db *Database) openHydration(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("hydrated file %s: %w", path, err)
+	}
+	h, err := db.newHydration(abs)
+	if err != nil {
+		return err
+	}
+	db.hyd.Store(h)
+	return nil
 }

@@ -27,7 +27,6 @@ type countingStore struct {
 	reads, bytes, lists atomic.Int64
 	whole               atomic.Int64 // bytes of the files read whole
 
-
 	mu   sync.Mutex
 	gate func(f storage.FileInfo, off, length int64) <-chan struct{}
 }
@@ -123,18 +122,15 @@ func newHydrateEnv(t *testing.T, rows int) *hydrateEnv {
 	return e
 }
 
-// open opens the replica (no polls unless the test calls Poll) and
-// hydrates it.
+// open opens the replica hydrated (Options.Hydrate: the restore starts
+// with the open); no polls unless the test calls Poll.
 func (e *hydrateEnv) open() *Database {
 	e.t.Helper()
-	db, err := OpenStore(context.Background(), e.store, Options{PollInterval: time.Hour})
+	db, err := OpenStore(context.Background(), e.store, Options{PollInterval: time.Hour, Hydrate: e.path})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { db.Close() })
-	if err := db.Hydrate(e.path); err != nil {
-		e.t.Fatal(err)
-	}
 	return db
 }
 

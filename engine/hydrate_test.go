@@ -165,3 +165,28 @@ func TestHydrationTimeTravel(t *testing.T) {
 		t.Errorf("back at the latest state, a full scan made %d range reads, want 0", got.reads)
 	}
 }
+
+// Hydration asked for after the open (by a later connection) starts then;
+// asking again for the same file is a no-op, for another file an error.
+func TestHydrationEnabledAfterTheOpen(t *testing.T) {
+	e := newHydrateEnv(t, 100)
+	db, err := OpenStore(context.Background(), e.store, Options{PollInterval: 1 << 62})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if p := db.Hydration(); p.State != HydrationOff {
+		t.Errorf("before Hydrate: %s", p.JSON())
+	}
+	if err := db.Hydrate(e.path); err != nil {
+		t.Fatal(err)
+	}
+	waitHydrated(t, db)
+	e.expectFile(e.image(), e.w.TXID())
+	if err := db.Hydrate(e.path); err != nil {
+		t.Errorf("hydrating again into the same file: %v", err)
+	}
+	if err := db.Hydrate(e.path + "2"); err == nil {
+		t.Error("hydrating into a second file succeeded")
+	}
+}

@@ -38,7 +38,9 @@ const maxBackoff = 30 * time.Second
 
 // run keeps the file at the latest stored state until ctx ends or the file
 // fails (a full disk, an I/O error: hydration stops, reads stay remote).
-func (h *hydration) run(ctx context.Context) {
+// files, when not nil, is the open's listing: the file is restored from
+// it first, while the open indexes the replica.
+func (h *hydration) run(ctx context.Context, files []storage.FileInfo) {
 	defer close(h.done)
 	var backoff time.Duration
 	for {
@@ -48,6 +50,16 @@ func (h *hydration) run(ctx context.Context) {
 		}
 		var current bool
 		err := safe.Call("hydrate", func() (err error) {
+			if files != nil {
+				listed := files
+				files = nil
+				return h.restore(ctx, listed, 0)
+			}
+			select {
+			case <-h.db.opened:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			current, err = h.step(ctx)
 			return err
 		})
@@ -111,10 +123,10 @@ func (h *hydration) step(ctx context.Context) (bool, error) {
 		err = h.catchUp(ctx, st.TXID, latest)
 		if errors.Is(err, errNoChain) || errors.Is(err, storage.ErrNotFound) {
 			h.db.log.Info("the files after the hydrated state are gone (compacted?); restoring the file anew", "path", h.path, "txid", st.TXID, "err", err)
-			err = h.restore(ctx, latest)
+			err = h.restore(ctx, nil, latest.txid)
 		}
 	default:
-		err = h.restore(ctx, latest)
+		err = h.restore(ctx, nil, latest.txid)
 	}
 	var ce *replica.CorruptError
 	if errors.As(err, &ce) {
@@ -127,18 +139,20 @@ func (h *hydration) step(ctx context.Context) (bool, error) {
 
 // restore restores the whole database into the file: the restore of the
 // same plan that stopped, if its files are all still there, else a plan
-// of latest.
-func (h *hydration) restore(ctx context.Context, latest *View) error {
+// of TXID txid (0: the latest) from files (nil: a new listing).
+func (h *hydration) restore(ctx context.Context, files []storage.FileInfo, txid ltx.TXID) error {
 	h.serve(nil)
 	db := h.db
-	files, err := db.rep.Files(ctx)
-	if err != nil {
-		return err
+	var err error
+	if files == nil {
+		if files, err = db.rep.Files(ctx); err != nil {
+			return err
+		}
 	}
 	files = db.usable(files)
 	plan, resumed := resumable(h.file.State(), files)
 	if !resumed {
-		if plan, err = db.rep.PlanFiles(ctx, files, replica.Target{TXID: latest.txid}); err != nil {
+		if plan, err = db.rep.PlanFiles(ctx, files, replica.Target{TXID: txid}); err != nil {
 			return err
 		}
 	}

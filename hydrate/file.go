@@ -178,8 +178,13 @@ func (h *File) save(s State) error {
 
 // ReadPage reads page pgno into buf (its length is the page size).
 func (h *File) ReadPage(pgno uint32, buf []byte) error {
-	if _, err := h.f.ReadAt(buf, int64(pgno-1)*int64(len(buf))); err != nil {
-		return &FileError{Path: h.path, Op: fmt.Sprintf("read page %d of", pgno), Err: err}
+	return h.ReadAt(buf, int64(pgno-1)*int64(len(buf)))
+}
+
+// ReadAt reads len(buf) bytes of the file at off.
+func (h *File) ReadAt(buf []byte, off int64) error {
+	if _, err := h.f.ReadAt(buf, off); err != nil {
+		return &FileError{Path: h.path, Op: fmt.Sprintf("read %d bytes at offset %d of", len(buf), off), Err: err}
 	}
 	return nil
 }

@@ -111,6 +111,7 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 		Wait:         p.wait,
 		Target:       p.target,
 		Create:       p.write,
+		Hydrate:      p.hydrate, // the first connection's starts with the open
 	}
 	if p.pollInterval > 0 { // URI parameters of the first connection win
 		opts.PollInterval = p.pollInterval
