@@ -121,8 +121,34 @@ func Open(path, replica string) (*File, error) {
 	}
 	if ok {
 		h.state = s
+		if err := h.checkHolds(); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	return h, nil
+}
+
+// checkHolds makes sure a file whose sidecar claims a state still looks
+// like it (someone may have removed or replaced the file and not the
+// sidecar): the size the sidecar records, and SQLite's header. A file that
+// does not is restored anew.
+func (h *File) checkHolds() error {
+	s := h.state
+	if s.Phase != Complete && s.Phase != Updating {
+		return nil
+	}
+	st, err := h.f.Stat()
+	if err != nil {
+		return &FileError{Path: h.path, Op: "stat", Err: err}
+	}
+	magic := make([]byte, 16)
+	if st.Size() == int64(s.Pages)*int64(s.PageSize) && s.Pages > 0 {
+		if _, err := h.f.ReadAt(magic, 0); err == nil && string(magic) == "SQLite format 3\x00" {
+			return nil
+		}
+	}
+	return h.claim() // nothing of the claimed state is left: start over
 }
 
 // checkOwner refuses a path whose sidecar names another replica, and a

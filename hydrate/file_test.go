@@ -225,3 +225,45 @@ func TestUpdateProtocol(t *testing.T) {
 	}
 	expectDatabase(t, path, local)
 }
+
+// A sidecar that claims a state the file no longer has (the file was
+// removed or replaced) is not believed: the file is restored anew.
+func TestOpenDistrustsAFileThatChanged(t *testing.T) {
+	_, rep, _ := testReplica(t)
+	ctx := context.Background()
+	plan, _ := rep.Plan(ctx, replica.Target{})
+	path := filepath.Join(t.TempDir(), "db")
+	f, err := Open(path, replicaA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Restore(ctx, rep, plan, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for name, change := range map[string]func(){
+		"removed":   func() { os.Remove(path) },
+		"truncated": func() { os.Truncate(path, 100) },
+		"replaced":  func() { os.WriteFile(path, bytes.Repeat([]byte{7}, int(readState(t, path).Pages)*4096), 0o644) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := Open(path, replicaA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Restore(ctx, rep, plan, nil); err != nil { // back to complete for the next case
+				t.Fatal(err)
+			}
+			f.Close()
+			change()
+			f, err = Open(path, replicaA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if s := f.State(); s.Phase != Restoring {
+				t.Errorf("after the file was %s, the state is %s, want restoring", name, s.Phase)
+			}
+		})
+	}
+}
