@@ -2,6 +2,7 @@ package vfs_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/engine"
+	"github.com/strata-db/strata/internal/ltxtest"
 )
 
 // hydration is PRAGMA strata_hydration, decoded.
@@ -184,5 +186,80 @@ func TestHydrationInvariantUnderConcurrentCommits(t *testing.T) {
 	seenMu.Unlock()
 	if h.Reads == 0 {
 		t.Error("no read came from the hydrated file")
+	}
+}
+
+// A writer's commits reach its hydrated file: the file follows every
+// commit (from the replica's first one on), the writer's reads come from
+// it, and plain SQLite reads the same rows there. Group commits reach it
+// once stored.
+func TestHydrationFollowsTheWriter(t *testing.T) {
+	for _, sync := range []string{"commit", "50ms"} {
+		t.Run("sync="+sync, func(t *testing.T) {
+			url, store := emptyReplica(t)
+			if sync != "commit" {
+				// Group commit starts from a database made elsewhere.
+				w := ltxtest.NewWriter(t, store, filepath.Join(t.TempDir(), "local.db"))
+				w.Exec(`create table t(id integer primary key, v integer)`)
+			}
+			path := filepath.Join(t.TempDir(), "written.db")
+			db := openWriter(t, url, "hydrate", path, "sync", sync)
+			c := conn(t, db)
+			if sync == "commit" {
+				exec(t, c, `create table t(id integer primary key, v integer)`)
+			}
+			for i := 1; i <= 20; i++ {
+				exec(t, c, `insert into t(v) values (?)`, i)
+			}
+			if sync != "commit" {
+				scalar[string](t, c, `pragma strata_sync`)
+			}
+			txid := scalar[string](t, c, `pragma strata_txid`)
+			waitComplete(t, c, txid)
+			before := hydration(t, c).Reads
+			if got := scalar[int64](t, c, `select sum(v) from t`); got != 210 {
+				t.Errorf("sum = %d, want 210", got)
+			}
+			exec(t, c, `insert into t(v) values (1000)`) // reads pages to change them
+			if hydration(t, c).Reads == before {
+				t.Error("the writer read nothing from its hydrated file")
+			}
+			if sync != "commit" {
+				scalar[string](t, c, `pragma strata_sync`)
+			}
+			waitComplete(t, c, scalar[string](t, c, `pragma strata_txid`))
+			plain, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			if got := scalar[int64](t, plain, `select sum(v) from t`); got != 1210 {
+				t.Errorf("plain SQLite on the hydrated file: sum %d, want 1210", got)
+			}
+			checkIntegrity(t, plain)
+		})
+	}
+}
+
+// Time travel on a hydrated replica reads the past state (unchanged pages
+// from the file, the others remotely) while the file stays at the latest;
+// the latest state reads from the file.
+func TestHydrationTimeTravel(t *testing.T) {
+	w, url := newReplica(t)
+	w.Exec(`create table t(id integer primary key, v text)`)
+	fill(t, w, 300)
+	past := w.TXID()
+	w.Exec(`delete from t where id > 100`)
+	db := open(t, url, "hydrate", filepath.Join(t.TempDir(), "tt.db"))
+	waitComplete(t, db, w.TXID().String())
+	old := open(t, url, "txid", past.String())
+	if n := scalar[int](t, old, `select count(*) from t`); n != 300 {
+		t.Errorf("at TXID %s: %d rows, want 300", past, n)
+	}
+	if n := scalar[int](t, db, `select count(*) from t`); n != 100 {
+		t.Errorf("latest: %d rows, want 100", n)
+	}
+	if h := hydration(t, db); h.TXID != w.TXID() || h.Reads == 0 {
+		t.Errorf("hydration %+v: want the file at TXID %s, serving reads", h, w.TXID())
 	}
 }
