@@ -13,6 +13,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -285,22 +286,29 @@ func (db *Database) indexAll(ctx context.Context, files []storage.FileInfo) (src
 // first reads of recent commits cost no request. The cache stays bounded:
 // warming only adds to the LRU.
 func (db *Database) warm(v *View, srcs []*source, data [][]byte) {
+	type cached struct {
+		k    pageKey
+		page []byte
+	}
 	for i, s := range srcs {
 		if data[i] == nil {
 			continue
 		}
-		x := s.file
-		for _, fr := range x.Frames {
-			k := pageKey{s.key(), fr.Pgno}
-			if v.lookup(fr.Pgno).src != s || db.cache.contains(k) {
-				continue
+		// Decoded whole, so that its checksum is verified before any of
+		// its pages is trusted (the hydrated file takes them from here).
+		var pages []cached
+		_, err := db.rep.DecodeFile(s.file.File, data[i], func(pgno uint32, page []byte) error {
+			if k := (pageKey{s.key(), pgno}); v.lookup(pgno).src == s && !db.cache.contains(k) {
+				pages = append(pages, cached{k, bytes.Clone(page)})
 			}
-			page, err := replica.DecodeFrame(data[i][fr.Offset:fr.Offset+int64(fr.Size)], fr.Pgno, x.Header.PageSize)
-			if err != nil {
-				db.log.Warn("undecodable page; it will be fetched when read", "file", x.File, "pgno", fr.Pgno, "err", err)
-				continue
-			}
-			db.cache.add(k, page)
+			return nil
+		})
+		if err != nil {
+			db.log.Warn("a file read whole does not verify; its pages will be fetched when read", "file", s.file.File, "err", err)
+			continue
+		}
+		for _, p := range pages {
+			db.cache.add(p.k, p.page)
 		}
 	}
 }

@@ -190,3 +190,38 @@ func TestHydrationEnabledAfterTheOpen(t *testing.T) {
 		t.Error("hydrating into a second file succeeded")
 	}
 }
+
+// The restore that starts with the open does not download again the small
+// files the open read whole: their current pages come from the cache.
+func TestHydrationRestoreTakesCachedPages(t *testing.T) {
+	e := newHydrateEnv(t, 300)
+	for i := range 20 {
+		e.w.Exec(`update t set v = randomblob(500) where id = ?`, 10*i+1)
+	}
+	files, err := e.store.Backend.List(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, small int64
+	for _, f := range files {
+		total += f.Size
+		if f.Size <= 64<<10 {
+			small += f.Size
+		}
+	}
+	db := e.open()
+	waitHydrated(t, db)
+	e.expectFile(e.image(), e.w.TXID())
+	p := db.Hydration()
+	t.Logf("%d files, %d bytes (%d in small files); the restore downloaded %d bytes; %d bytes read whole in all",
+		len(files), total, small, p.Downloaded, e.store.whole.Load())
+	if p.Downloaded > total-small+files[0].Size {
+		t.Errorf("the restore downloaded %d bytes; all but the first of the small files (%d of %d bytes) were in the cache", p.Downloaded, small, total)
+	}
+	// The plan's first file is always downloaded (while the open still
+	// indexes the others); it is small here, so the open read it too.
+	if got, want := e.store.whole.Load(), total+files[0].Size; got != want {
+		t.Errorf("%d bytes read whole, want each file once and the first twice (%d)", got, want)
+	}
+	readAll(t, db, db.Latest(), e.image())
+}

@@ -159,16 +159,23 @@ func (h *hydration) restore(ctx context.Context, files []storage.FileInfo, txid 
 	h.setRunning(plan.TXID)
 	start := time.Now()
 	last := int64(-1)
-	err = h.file.Restore(ctx, db.rep, plan, func(done, total int64) {
+	var local int64 // bytes of files whose pages came from the cache, not yet reported
+	progress := func(done, total int64) {
 		h.pmu.Lock()
 		defer h.pmu.Unlock()
 		if last >= 0 {
-			h.prog.Downloaded += done - last // the first call counts what was restored before
+			h.prog.Downloaded += done - last - local // the first call counts what was restored before
 		}
-		last = done
+		last, local = done, 0
 		h.prog.Bytes, h.prog.Total = done, total
 		h.prog.Percent = 100 * float64(done) / float64(max(total, 1))
+	}
+	offer := h.cachedFiles(ctx, plan, func(n int64) {
+		h.pmu.Lock()
+		local += n
+		h.pmu.Unlock()
 	})
+	err = h.file.Restore(ctx, db.rep, plan, hydrate.RestoreOptions{Progress: progress, Local: offer})
 	if err != nil {
 		return err
 	}
@@ -176,6 +183,76 @@ func (h *hydration) restore(ctx context.Context, files []storage.FileInfo, txid 
 	db.log.Info("hydration complete", "path", h.path, "txid", plan.TXID, "files", len(plan.Files),
 		"bytes", h.Progress().Bytes, "resumed", resumed, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// cachedFiles offers the planned files whose pages are in the page cache,
+// so that a restore does not download them again: the open read the small
+// files of the plan whole (verified) and cached the pages that are current
+// in the latest view. Only those pages are offered, which is enough when
+// the latest view is the plan's state built from the plan's files: the
+// others are overwritten, or dropped by a shrink, later in the plan.
+// used is told the size of each file offered.
+func (h *hydration) cachedFiles(ctx context.Context, plan replica.Plan, used func(int64)) func(storage.FileInfo) (ltx.Header, func(func(uint32, []byte) error) error, bool) {
+	db := h.db
+	var v *View // the latest view, once it is known to be the plan's
+	checked := false
+	return func(f storage.FileInfo) (ltx.Header, func(func(uint32, []byte) error) error, bool) {
+		if !checked {
+			checked = true
+			// A restore that started with the open waits for it here,
+			// with the plan's first file applied: the open's downloads
+			// are then the restore's.
+			select {
+			case <-db.opened:
+			case <-ctx.Done():
+				return ltx.Header{}, nil, false
+			}
+			if latest := storedView(db.Latest()); latest.txid == plan.TXID && builtFrom(latest, plan.Files) {
+				v = latest
+			}
+		}
+		s, ok := db.indexes.Get(f.Key())
+		if v == nil || !ok {
+			return ltx.Header{}, nil, false
+		}
+		var pgnos []uint32
+		var pages [][]byte
+		for _, fr := range s.file.Frames {
+			if loc := v.lookup(fr.Pgno); loc.src == nil || loc.src.key() != s.key() {
+				continue // a later planned file writes it, or a shrink drops it
+			}
+			page, ok := db.cache.peek(pageKey{s.key(), fr.Pgno})
+			if !ok {
+				return ltx.Header{}, nil, false
+			}
+			pgnos, pages = append(pgnos, fr.Pgno), append(pages, page)
+		}
+		return s.file.Header, func(put func(uint32, []byte) error) error {
+			used(f.Size)
+			for i, pgno := range pgnos {
+				if err := put(pgno, pages[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, true
+	}
+}
+
+// builtFrom reports whether every page of v lives in one of files.
+func builtFrom(v *View, files []storage.FileInfo) bool {
+	keys := make(map[storage.FileKey]bool, len(files))
+	for _, f := range files {
+		keys[f.Key()] = true
+	}
+	for _, chunk := range v.chunks {
+		for _, loc := range chunk {
+			if loc.src != nil && (loc.src.file == nil || !keys[loc.src.key()]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // resumable is the plan of a restore that stopped, if every one of its

@@ -160,7 +160,7 @@ func TestRestore(t *testing.T) {
 	}
 	defer f.Close()
 	var last, total int64
-	if err := f.Restore(ctx, rep, plan, func(done, all int64) { last, total = done, all }); err != nil {
+	if err := f.Restore(ctx, rep, plan, RestoreOptions{Progress: func(done, all int64) { last, total = done, all }}); err != nil {
 		t.Fatal(err)
 	}
 	if last != total || total == 0 {
@@ -198,7 +198,7 @@ func TestUpdateProtocol(t *testing.T) {
 	if _, err := f.BeginUpdate(plan.TXID+1, 4096); err == nil {
 		t.Error("an update of a file that holds nothing was allowed")
 	}
-	if err := f.Restore(ctx, rep, plan, nil); err != nil {
+	if err := f.Restore(ctx, rep, plan, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	before := readState(t, path)
@@ -237,7 +237,7 @@ func TestOpenDistrustsAFileThatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Restore(ctx, rep, plan, nil); err != nil {
+	if err := f.Restore(ctx, rep, plan, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -251,7 +251,7 @@ func TestOpenDistrustsAFileThatChanged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := f.Restore(ctx, rep, plan, nil); err != nil { // back to complete for the next case
+			if err := f.Restore(ctx, rep, plan, RestoreOptions{}); err != nil { // back to complete for the next case
 				t.Fatal(err)
 			}
 			f.Close()

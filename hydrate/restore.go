@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
 
@@ -25,13 +26,30 @@ const (
 // applies (replica.ApplyFiles): as many as `strata restore` does.
 const Parallel = 8
 
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// Progress, when set, is called with the bytes of the plan's files
+	// applied so far and their total.
+	Progress func(done, total int64)
+	// Local, when set, may offer the pages of a planned file from
+	// elsewhere (a cache of the pages a reader already fetched), so that
+	// the file is not downloaded: it returns the file's header and a
+	// function that writes the pages with put, or ok false. It only needs
+	// to offer the pages that are still current at the plan's end: the
+	// others are overwritten later in the plan. It is asked once the
+	// plan's first file is applied.
+	Local func(f storage.FileInfo) (hdr ltx.Header, write func(put func(pgno uint32, data []byte) error) error, ok bool)
+}
+
 // Restore brings the file to the state of plan (which starts with a full
 // file: a snapshot, or a file from TXID 1). A restore of the same plan that
 // stopped (a crash, a close, a full disk) resumes after the last file the
-// sidecar records; any other content is restored anew. Every file is read
-// whole and its checksum verified. progress, if not nil, is called with
-// the bytes of the plan's files applied so far and their total.
-func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.Plan, progress func(done, total int64)) error {
+// sidecar records; any other content is restored anew. Every file that is
+// downloaded is read whole and its checksum verified.
+func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.Plan, opts RestoreOptions) error {
+	if len(plan.Files) == 0 {
+		return errors.New("restore of an empty plan")
+	}
 	names := make([]string, len(plan.Files))
 	var total int64
 	for i, f := range plan.Files {
@@ -49,29 +67,12 @@ func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.P
 			return err
 		}
 	}
-	var done int64
+	r := &restoreRun{h: h, state: s, lastSave: time.Now(), files: plan.Files, total: total, progress: opts.Progress}
 	for _, f := range plan.Files[:s.Applied] {
-		done += f.Size
+		r.done += f.Size
 	}
-	if progress != nil {
-		progress(done, total)
-	}
-	r := &restoreRun{h: h, state: s, lastSave: time.Now()}
-	files := plan.Files[s.Applied:]
-	err := rep.ApplyFiles(ctx, files, Parallel, r.page, func(i int, hdr ltx.Header) error {
-		if err := r.fileDone(hdr); err != nil {
-			return err
-		}
-		done += files[i].Size
-		r.pending += files[i].Size
-		if progress != nil {
-			progress(done, total)
-		}
-		if r.pending >= checkpointBytes || time.Since(r.lastSave) >= checkpointEvery {
-			return r.checkpoint()
-		}
-		return nil
-	})
+	r.report()
+	err := r.apply(ctx, rep, opts.Local)
 	if err == nil {
 		err = r.flush()
 	}
@@ -83,9 +84,6 @@ func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.P
 		}
 		return err
 	}
-	if len(plan.Files) == 0 {
-		return errors.New("restore of an empty plan")
-	}
 	s = r.state
 	if err := h.resize(s.Pages, s.PageSize); err != nil {
 		return err
@@ -96,12 +94,72 @@ func (h *File) Restore(ctx context.Context, rep *replica.Replica, plan replica.P
 	return h.save(State{Phase: Complete, TXID: plan.TXID, PageSize: s.PageSize, Pages: s.Pages})
 }
 
+// apply applies the planned files from the first not applied on: the
+// first of them downloaded alone, then each of the others offered by local
+// from there, and the rest downloaded, runs of them at a time (a run's
+// small files come in parallel).
+func (r *restoreRun) apply(ctx context.Context, rep *replica.Replica, local func(storage.FileInfo) (ltx.Header, func(func(uint32, []byte) error) error, bool)) error {
+	files := r.files
+	next := r.state.Applied
+	if next < len(files) && local != nil {
+		if err := r.download(ctx, rep, files[next:next+1]); err != nil {
+			return err
+		}
+		next++
+	}
+	type offer struct {
+		hdr   ltx.Header
+		write func(func(uint32, []byte) error) error
+	}
+	offers := make([]*offer, len(files))
+	if local != nil {
+		for i := next; i < len(files); i++ {
+			if hdr, write, ok := local(files[i]); ok {
+				offers[i] = &offer{hdr, write}
+			}
+		}
+	}
+	for next < len(files) {
+		if o := offers[next]; o != nil {
+			if err := o.write(r.page); err != nil {
+				return err
+			}
+			if err := r.fileDone(files[next], o.hdr); err != nil {
+				return err
+			}
+			offers[next] = nil
+			next++
+			continue
+		}
+		end := next + 1
+		for end < len(files) && offers[end] == nil {
+			end++
+		}
+		if err := r.download(ctx, rep, files[next:end]); err != nil {
+			return err
+		}
+		next = end
+	}
+	return nil
+}
+
+// download applies files read whole from storage.
+func (r *restoreRun) download(ctx context.Context, rep *replica.Replica, files []storage.FileInfo) error {
+	return rep.ApplyFiles(ctx, files, Parallel, r.page, func(i int, hdr ltx.Header) error {
+		return r.fileDone(files[i], hdr)
+	})
+}
+
 // restoreRun is the state of one Restore call between its callbacks.
 type restoreRun struct {
 	h        *File
-	state    State // what the next checkpoint records
-	pending  int64 // bytes applied since the last checkpoint
+	files    []storage.FileInfo // the plan
+	state    State              // what the next checkpoint records
+	pending  int64              // bytes applied since the last checkpoint
 	lastSave time.Time
+
+	done, total int64 // bytes of the plan's files applied, and in all
+	progress    func(done, total int64)
 
 	// run holds consecutive pages not yet written, from page first on:
 	// a snapshot's pages come in order and are written a run at a time,
@@ -145,10 +203,11 @@ func (r *restoreRun) flush() error {
 	return nil
 }
 
-// fileDone follows the database size: a file that shrinks the database
-// drops the pages above its size at once, so that a later file that grows
-// it again finds zeros there, as the database itself had.
-func (r *restoreRun) fileDone(hdr ltx.Header) error {
+// fileDone records that planned file f is applied, and follows the
+// database size: a file that shrinks the database drops the pages above
+// its size at once, so that a later file that grows it again finds zeros
+// there, as the database itself had. It checkpoints when one is due.
+func (r *restoreRun) fileDone(f storage.FileInfo, hdr ltx.Header) error {
 	if err := r.flush(); err != nil {
 		return err
 	}
@@ -159,7 +218,19 @@ func (r *restoreRun) fileDone(hdr ltx.Header) error {
 	}
 	r.state.Applied++
 	r.state.Pages, r.state.PageSize = hdr.Commit, hdr.PageSize
+	r.done += f.Size
+	r.pending += f.Size
+	r.report()
+	if r.pending >= checkpointBytes || time.Since(r.lastSave) >= checkpointEvery {
+		return r.checkpoint()
+	}
 	return nil
+}
+
+func (r *restoreRun) report() {
+	if r.progress != nil {
+		r.progress(r.done, r.total)
+	}
 }
 
 // checkpoint syncs the file and records how many planned files it holds.
