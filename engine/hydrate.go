@@ -107,17 +107,17 @@ type hydration struct {
 	queue []transition // published states not yet in the file, oldest first
 }
 
-// transition is one publish that moved the latest stored state: from a
-// TXID to the view to, by applying srcs (nil when not known: a re-plan).
+// transition is one publish that moved the latest stored state from one
+// TXID to another by applying srcs (nil when not known: a re-plan). It
+// keeps no view: a lagging hydrator must not keep old views alive.
 type transition struct {
-	from ltx.TXID
-	to   *View
-	srcs []*source
+	from, to ltx.TXID
+	srcs     []*source
 }
 
 // maxQueue bounds the transitions kept for a hydrator that lags (a long
 // restore): older ones are dropped, and the catch-up lists storage instead.
-const maxQueue = 4096
+const maxQueue = 1024
 
 // Hydrate keeps a copy of the whole database in the local file at path:
 // restored in the background, used by reads once complete, kept current,
@@ -285,8 +285,8 @@ func sameVersion(a, b pageLoc) bool {
 // no lock held) and wakes the hydrator.
 func (h *hydration) published(prev, next *View, applied []*source) {
 	from, to := storedView(prev), storedView(next)
-	if to.txid != from.txid {
-		t := transition{from: from.txid, to: to, srcs: applied}
+	if to.txid != from.txid && h.file != nil && !h.failed() {
+		t := transition{from: from.txid, to: to.txid, srcs: applied}
 		for _, s := range applied {
 			if s.file == nil {
 				t.srcs = nil

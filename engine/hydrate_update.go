@@ -281,9 +281,9 @@ func (h *hydration) catchUp(ctx context.Context, from ltx.TXID, latest *View) er
 	if from >= latest.txid {
 		return errNoChain // an update to a state the replica no longer has
 	}
-	srcs, target := h.fromQueue(from, latest.txid)
+	srcs, ok := h.fromQueue(from, latest.txid)
 	var data [][]byte
-	if target == nil {
+	if !ok {
 		files, err := h.listChain(ctx, from, latest.txid)
 		if err != nil {
 			return err
@@ -291,14 +291,13 @@ func (h *hydration) catchUp(ctx context.Context, from ltx.TXID, latest *View) er
 		if srcs, data, err = h.db.indexAll(ctx, files); err != nil {
 			return err
 		}
-		target = latest
 	}
-	return h.update(ctx, srcs, data, target)
+	return h.update(ctx, srcs, data, latest)
 }
 
 // fromQueue chains the recorded publishes from TXID from to TXID to: their
-// sources and the view they end at (nil when they do not chain).
-func (h *hydration) fromQueue(from, to ltx.TXID) ([]*source, *View) {
+// sources, if they chain.
+func (h *hydration) fromQueue(from, to ltx.TXID) ([]*source, bool) {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
 	var srcs []*source
@@ -308,15 +307,14 @@ func (h *hydration) fromQueue(from, to ltx.TXID) ([]*source, *View) {
 			continue
 		}
 		if t.srcs == nil {
-			return nil, nil // a re-plan: which files it took is not known
+			return nil, false // a re-plan: which files it took is not known
 		}
 		srcs = append(srcs, t.srcs...)
-		cur = t.to.txid
-		if cur == to {
-			return srcs, t.to
+		if cur = t.to; cur == to {
+			return srcs, true
 		}
 	}
-	return nil, nil
+	return nil, false
 }
 
 // listChain lists the files that lead from TXID from to TXID to: level-0
@@ -508,7 +506,7 @@ func (h *hydration) preserve(from *View, newest map[uint32]int, floor, pages uin
 func (h *hydration) dropQueue(txid ltx.TXID) {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
-	h.queue = slices.DeleteFunc(h.queue, func(t transition) bool { return t.to.txid <= txid })
+	h.queue = slices.DeleteFunc(h.queue, func(t transition) bool { return t.to <= txid })
 }
 
 // Progress reports this hydration's progress.
