@@ -76,14 +76,16 @@ func (h Hydration) JSON() string {
 
 // hydration is a database's hydrated file and the goroutine that keeps it.
 //
-// The hydrator goroutine (run) owns file, apart from ReadPage, and
-// fileView; it is started by Database.Hydrate and stopped, and waited for,
-// by Database.Close.
+// The hydrator goroutine (run) owns file: it alone writes it and its
+// sidecar; readers only read it (File.ReadAt), under mu. The goroutine is
+// started by Open (Options.Hydrate) or Database.Hydrate, and stopped, and
+// waited for, by Database.Close (close).
 //
 // mu guards what readers may take from the file: view, dirty and floor.
-// Readers hold it shared across the pread of one page (local I/O, the one
-// exception to "no lock across I/O"); the hydrator holds it exclusively
-// only to change those fields. It is a leaf lock.
+// Readers hold it shared across the pread of (part of) one page: local
+// I/O, the one exception to "no lock across I/O". The hydrator holds it
+// exclusively only to change those fields, so a page is never read while
+// it is rewritten. It is a leaf lock.
 //
 // pmu guards prog and queue; a leaf lock, never held across I/O.
 type hydration struct {
@@ -102,9 +104,10 @@ type hydration struct {
 
 	reads atomic.Int64
 
-	pmu   sync.Mutex
-	prog  Hydration
-	queue []transition // published states not yet in the file, oldest first
+	pmu     sync.Mutex
+	prog    Hydration
+	failErr error        // why hydration stopped (prog.Error says it too)
+	queue   []transition // published states not yet in the file, oldest first
 }
 
 // transition is one publish that moved the latest stored state from one
@@ -162,7 +165,7 @@ func (db *Database) newHydration(path string) (*hydration, error) {
 	switch {
 	case errors.Is(err, hydrate.ErrLocked):
 		db.log.Warn("hydrated file in use elsewhere; reads stay remote", "path", path, "err", err)
-		h.prog.State, h.prog.Error = HydrationFailed, err.Error()
+		h.prog.State, h.prog.Error, h.failErr = HydrationFailed, err.Error(), err
 		close(h.done)
 		return h, nil
 	case err != nil:
@@ -219,8 +222,11 @@ func (db *Database) WaitHydrated(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if p := db.Hydration(); p.State == HydrationFailed {
-			return errors.New(p.Error)
+		h.pmu.Lock()
+		err := h.failErr
+		h.pmu.Unlock()
+		if err != nil {
+			return fmt.Errorf("hydration of %s failed: %w", db.rep, err)
 		}
 		h.mu.RLock()
 		v := h.view
@@ -239,11 +245,13 @@ func (db *Database) WaitHydrated(ctx context.Context) error {
 // read returns page pgno of view v, located at loc, from the file if the
 // file holds that version of it (see the rules above).
 func (h *hydration) read(v *View, pgno uint32, loc pageLoc) ([]byte, bool) {
-	page := make([]byte, v.pageSize)
-	if !h.readInto(v, pgno, loc, page, 0) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if !h.holds(v, pgno, loc) {
 		return nil, false
 	}
-	return page, true
+	page := make([]byte, v.pageSize)
+	return page, h.pread(page, pgno, 0)
 }
 
 // readInto reads bytes [off, off+len(dst)) of page pgno of view v, located
@@ -251,6 +259,12 @@ func (h *hydration) read(v *View, pgno uint32, loc pageLoc) ([]byte, bool) {
 func (h *hydration) readInto(v *View, pgno uint32, loc pageLoc, dst []byte, off int) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	return h.holds(v, pgno, loc) && h.pread(dst, pgno, off)
+}
+
+// holds reports whether the file holds the version of page pgno that view
+// v locates at loc. Called with mu held.
+func (h *hydration) holds(v *View, pgno uint32, loc pageLoc) bool {
 	fv := h.view
 	if fv == nil || pgno > h.floor || pgno > fv.commit || fv.pageSize != v.pageSize {
 		return false
@@ -258,11 +272,14 @@ func (h *hydration) readInto(v *View, pgno uint32, loc pageLoc, dst []byte, off 
 	if _, ok := h.dirty[pgno]; ok {
 		return false
 	}
-	if v.txid != fv.txid && !sameVersion(fv.lookup(pgno), loc) {
-		return false
-	}
-	if err := h.file.ReadAt(dst, int64(pgno-1)*int64(fv.pageSize)+int64(off)); err != nil {
-		// Served remotely instead; the hydrator stops at its next step.
+	return v.txid == fv.txid || sameVersion(fv.lookup(pgno), loc)
+}
+
+// pread reads part of page pgno from the file. A failure stops hydration
+// (the hydrator stops at its next step): the read is served remotely.
+// Called with mu held.
+func (h *hydration) pread(dst []byte, pgno uint32, off int) bool {
+	if err := h.file.ReadAt(dst, int64(pgno-1)*int64(h.view.pageSize)+int64(off)); err != nil {
 		h.db.log.Error("read from the hydrated file failed; reading remotely", "page", pgno, "err", err)
 		h.setFailed(err)
 		h.poke()
@@ -315,7 +332,7 @@ func (h *hydration) setFailed(err error) {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
 	if h.prog.State != HydrationFailed {
-		h.prog.State, h.prog.Error = HydrationFailed, err.Error()
+		h.prog.State, h.prog.Error, h.failErr = HydrationFailed, err.Error(), err
 	}
 }
 

@@ -53,7 +53,7 @@ func (h *hydration) run(ctx context.Context, files []storage.FileInfo) {
 			if files != nil {
 				listed := files
 				files = nil
-				return h.restore(ctx, listed, 0)
+				return h.planAround(h.restore(ctx, listed, 0))
 			}
 			select {
 			case <-h.db.opened:
@@ -128,13 +128,19 @@ func (h *hydration) step(ctx context.Context) (bool, error) {
 	default:
 		err = h.restore(ctx, nil, latest.txid)
 	}
+	return false, h.planAround(err)
+}
+
+// planAround leaves a file found corrupt out of later plans (the next step
+// plans without it), and passes other errors on.
+func (h *hydration) planAround(err error) error {
 	var ce *replica.CorruptError
 	if errors.As(err, &ce) {
 		h.db.log.Error("corrupt LTX file; hydrating around it", "err", err)
 		h.db.markBad(ce.File)
-		return false, nil
+		return nil
 	}
-	return false, err
+	return err
 }
 
 // restore restores the whole database into the file: the restore of the
