@@ -236,7 +236,7 @@ func restoreFile(ctx context.Context, replicaURL, path string) error {
 		return err
 	}
 	r := replica.New(store)
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func OpenRestored(replicaURL string, cacheBytes int64) (*sql.DB, error) {
 		return nil, err
 	}
 	r := replica.New(store)
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +79,7 @@ func (o Options) withDefaults() Options {
 // connection that opens it: the replica, the page cache, the latest view
 // and the poller that advances it.
 //
-// mu guards current, bad, pollErr and writer. The poller goroutine owns the poll
+// mu guards current, pollErr and writer. The poller goroutine owns the poll
 // cursor (l1Next); it is started by Open and stopped, and waited for, by
 // Close.
 type Database struct {
@@ -94,15 +93,15 @@ type Database struct {
 
 	mu      sync.Mutex
 	current *View
-	bad     map[storage.FileKey]bool // files found corrupt, left out of plans
-	pollErr error                    // why the last poll failed; nil after a good one
-	writer  *Writer                  // the write path, once writes are enabled
+	pollErr error   // why the last poll failed; nil after a good one
+	writer  *Writer // the write path, once writes are enabled
 
 	lastPoll    atomic.Int64  // unix nanoseconds of the last successful poll
 	readers     atomic.Int64  // transactions reading a pinned view
 	pastCounter atomic.Uint32 // change counters of past views (high range)
 	counter     atomic.Uint32 // the last change counter given to a latest view
 	indexes     *lru.Cache[storage.FileKey, *source]
+	bad         *replica.BadFiles // files found corrupt: left out of plans for a while
 	past        *lru.Cache[ltx.TXID, *View]
 
 	pollDone chan struct{}
@@ -142,7 +141,7 @@ func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Datab
 	db.cache = newPageCache(opts.CacheSize, 4096) // resized once the page size is known
 	db.indexes, _ = lru.New[storage.FileKey, *source](4096)
 	db.past, _ = lru.New[ltx.TXID, *View](pastViews)
-	db.bad = make(map[storage.FileKey]bool)
+	db.bad = replica.NewBadFiles(0, 0)
 	db.pastCounter.Store(pastCounterBase)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.opened = make(chan struct{})
@@ -189,12 +188,12 @@ func (db *Database) openView(ctx context.Context) (*View, error) {
 	if h := db.hyd.Load(); h != nil && h.needsRestore() {
 		h.start(files) // the restore downloads while the open indexes
 	}
-	latest, err := db.buildView(ctx, files, replica.Target{})
+	latest, err := db.buildView(ctx, files, replica.Latest())
 	if errors.Is(err, storage.ErrNotFound) {
 		// A file was deleted (compacted) between listing and reading.
 		db.log.Info("a planned file is gone; re-planning the open", "err", err)
 		if files, err = db.rep.Files(ctx); err == nil {
-			latest, err = db.buildView(ctx, files, replica.Target{})
+			latest, err = db.buildView(ctx, files, replica.Latest())
 		}
 	}
 	if db.opts.Target.IsLatest() {
@@ -235,21 +234,39 @@ func (db *Database) waitForFiles(ctx context.Context, wait time.Duration) ([]sto
 	}
 }
 
-// buildView plans target from a listing and indexes every planned file.
+// buildView plans target from a listing and indexes every planned file. A
+// file found corrupt is left out (for a while: db.bad) when another chain
+// of files reaches the same state.
 func (db *Database) buildView(ctx context.Context, files []storage.FileInfo, t replica.Target) (*View, error) {
-	plan, err := db.rep.PlanFiles(ctx, db.usable(files), t)
+	var v *View
+	bad := db.bad
+	if _, atTime := t.Time(); atTime {
+		// Which state a moment means may rest on the commit time of a file
+		// found corrupt before: it must be found again and named, not
+		// silently left out of the decision.
+		bad = nil
+	}
+	plan, err := db.rep.PlanAround(ctx, files, t, bad, func(p replica.Plan) error {
+		srcs, data, err := db.indexAll(ctx, p.Files)
+		if err != nil {
+			return err
+		}
+		empty := &View{}
+		if err := empty.checkFiles(srcs); err != nil {
+			return err
+		}
+		if v, err = empty.apply(srcs); err != nil {
+			return err
+		}
+		db.warm(v, srcs, data)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	srcs, data, err := db.indexAll(ctx, plan.Files)
-	if err != nil {
-		return nil, err
+	for _, w := range plan.Warnings { // e.g. commit times that go back, files left out
+		db.log.Warn("planning "+t.String(), "warning", w)
 	}
-	v, err := (&View{}).apply(srcs)
-	if err != nil {
-		return nil, err
-	}
-	db.warm(v, srcs, data)
 	return v, nil
 }
 
@@ -286,29 +303,22 @@ func (db *Database) indexAll(ctx context.Context, files []storage.FileInfo) (src
 // first reads of recent commits cost no request. The cache stays bounded:
 // warming only adds to the LRU.
 func (db *Database) warm(v *View, srcs []*source, data [][]byte) {
-	type cached struct {
-		k    pageKey
-		page []byte
-	}
 	for i, s := range srcs {
 		if data[i] == nil {
 			continue
 		}
-		// Decoded whole, so that its checksum is verified before any of
-		// its pages is trusted (the hydrated file takes them from here).
-		var pages []cached
-		_, err := db.rep.DecodeFile(s.file.File, data[i], func(pgno uint32, page []byte) error {
-			if k := (pageKey{s.key(), pgno}); v.lookup(pgno).src == s && !db.cache.contains(k) {
-				pages = append(pages, cached{k, bytes.Clone(page)})
+		x := s.file
+		for _, fr := range x.Frames {
+			k := pageKey{s.key(), fr.Pgno}
+			if v.lookup(fr.Pgno).src != s || db.cache.contains(k) {
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			db.log.Warn("a file read whole does not verify; its pages will be fetched when read", "file", s.file.File, "err", err)
-			continue
-		}
-		for _, p := range pages {
-			db.cache.add(p.k, p.page)
+			page, err := replica.DecodeFrame(data[i][fr.Offset:fr.Offset+int64(fr.Size)], fr.Pgno, x.Header.PageSize)
+			if err != nil {
+				db.log.Warn("undecodable page; it will be fetched when read", "file", x.File, "pgno", fr.Pgno, "err", err)
+				continue
+			}
+			db.cache.add(k, page)
 		}
 	}
 }
@@ -322,8 +332,8 @@ func (db *Database) Latest() *View {
 
 // At builds (or reuses) the view of a past state.
 func (db *Database) At(ctx context.Context, t replica.Target) (*View, error) {
-	if t.TXID != 0 {
-		if v, ok := db.past.Get(t.TXID); ok {
+	if id, ok := t.TXID(); ok {
+		if v, ok := db.past.Get(id); ok {
 			return v, nil
 		}
 	}
@@ -408,7 +418,7 @@ func (db *Database) replan(ctx context.Context, v *View) (*View, error) {
 	}
 	// Always from the listing: a cached view at this TXID (another
 	// connection's time travel) may name the same deleted files.
-	fresh, err := db.buildView(ctx, files, replica.Target{TXID: v.txid})
+	fresh, err := db.buildView(ctx, files, replica.AtTXID(v.txid))
 	if err != nil {
 		return nil, err
 	}

@@ -185,6 +185,15 @@ func (w *Writer) flush(ctx context.Context) (ltx.TXID, error) {
 			pgnos = append(pgnos, pgno)
 		}
 	}
+	var page1 []byte // page 1 of the stored state, when the size changes without it
+	if _, ok := pages[1]; !ok && last.size != stored.commit && stored.commit > 0 {
+		p, err := db.page(ctx, stored, 1, 1, nil)
+		if err != nil {
+			return 0, fmt.Errorf("read page 1 of TXID %s: %w", stored.txid, err)
+		}
+		page1 = p
+		pgnos = append(pgnos, 1)
+	}
 	slices.Sort(pgnos)
 	txid := base + 1
 	ts := last.time
@@ -207,6 +216,9 @@ func (w *Writer) flush(ctx context.Context) (ltx.TXID, error) {
 		return encodePages(out, hdr, pgnos, func(pgno uint32, buf []byte) (bool, error) {
 			off, ok := pages[pgno]
 			if !ok {
+				if pgno == 1 && page1 != nil {
+					return copy(buf, page1) > 0, nil
+				}
 				return false, nil
 			}
 			_, err := cur.f.ReadAt(buf, off)

@@ -71,7 +71,7 @@ func (db *Database) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	files := extend(cur.txid, db.usable(l0), db.usable(l1))
+	files := extend(cur.txid, db.bad.Filter(l0), db.bad.Filter(l1))
 	if len(files) == 0 {
 		if len(l0) > 0 || beyond(l1, cur.txid) {
 			return db.refresh(ctx, cur)
@@ -89,10 +89,20 @@ func (db *Database) poll(ctx context.Context) error {
 			return err
 		}
 		db.log.Error("corrupt LTX file; planning around it", "err", err)
-		db.markBad(ce.File)
+		db.bad.Add(ce.File)
 		return db.refresh(ctx, cur)
 	}
-	next, err := cur.apply(srcs)
+	err = cur.checkFiles(srcs)
+	var next *View
+	if err == nil {
+		next, err = cur.apply(srcs)
+	}
+	var ce *replica.CorruptError
+	if errors.As(err, &ce) {
+		db.log.Error("corrupt LTX file; planning around it", "err", err)
+		db.bad.Add(ce.File)
+		return db.refresh(ctx, cur)
+	}
 	if err != nil {
 		return err
 	}
@@ -116,7 +126,7 @@ func (db *Database) refresh(ctx context.Context, cur *View) error {
 	if err != nil {
 		return err
 	}
-	next, err := db.buildView(ctx, all, replica.Target{})
+	next, err := db.buildView(ctx, all, replica.Latest())
 	if err != nil {
 		return fmt.Errorf("cannot advance past TXID %s: %w", cur.txid, err)
 	}
@@ -130,29 +140,6 @@ func (db *Database) refresh(ctx context.Context, cur *View) error {
 		db.log.Info("re-planned the latest state", "from", cur.txid, "to", next.txid)
 	}
 	return nil
-}
-
-// markBad leaves f out of every later plan.
-func (db *Database) markBad(f storage.FileInfo) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.bad[f.Key()] = true
-}
-
-// usable drops files found corrupt before.
-func (db *Database) usable(files []storage.FileInfo) []storage.FileInfo {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if len(db.bad) == 0 {
-		return files
-	}
-	out := make([]storage.FileInfo, 0, len(files))
-	for _, f := range files {
-		if !db.bad[f.Key()] {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // beyond reports whether a file ends after txid.

@@ -150,7 +150,7 @@ func TestHydrationTimeTravel(t *testing.T) {
 	e.w.Exec(`update t set v = randomblob(10) where id <= 50`)
 	db := e.open()
 	waitHydrated(t, db)
-	v, err := db.At(context.Background(), replica.Target{TXID: past})
+	v, err := db.At(context.Background(), replica.AtTXID(past))
 	if err != nil {
 		t.Fatal(err)
 	}

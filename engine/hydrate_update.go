@@ -137,7 +137,7 @@ func (h *hydration) planAround(err error) error {
 	var ce *replica.CorruptError
 	if errors.As(err, &ce) {
 		h.db.log.Error("corrupt LTX file; hydrating around it", "err", err)
-		h.db.markBad(ce.File)
+		h.db.bad.Add(ce.File)
 		return nil
 	}
 	return err
@@ -155,10 +155,14 @@ func (h *hydration) restore(ctx context.Context, files []storage.FileInfo, txid 
 			return err
 		}
 	}
-	files = db.usable(files)
+	files = db.bad.Filter(files)
 	plan, resumed := resumable(h.file.State(), files)
 	if !resumed {
-		if plan, err = db.rep.PlanFiles(ctx, files, replica.Target{TXID: txid}); err != nil {
+		target := replica.Latest()
+		if txid != 0 {
+			target = replica.AtTXID(txid)
+		}
+		if plan, err = db.rep.PlanFiles(ctx, files, target); err != nil {
 			return err
 		}
 	}
@@ -331,13 +335,13 @@ func (h *hydration) listChain(ctx context.Context, from, to ltx.TXID) ([]storage
 	if err != nil {
 		return nil, err
 	}
-	chain := extend(from, db.usable(l0), nil)
+	chain := extend(from, db.bad.Filter(l0), nil)
 	if len(chain) == 0 || chain[len(chain)-1].MaxTXID < to {
 		l1, err := db.rep.List(ctx, 1, 0)
 		if err != nil {
 			return nil, err
 		}
-		chain = extend(from, db.usable(l0), db.usable(l1))
+		chain = extend(from, db.bad.Filter(l0), db.bad.Filter(l1))
 	}
 	for i, f := range chain {
 		if f.MaxTXID == to {
@@ -403,7 +407,7 @@ func (h *hydration) update(ctx context.Context, srcs []*source, data [][]byte, t
 				}
 				return nil
 			}
-			if _, err := db.rep.DecodeFile(s.file.File, data[i], put); err != nil {
+			if _, err := db.rep.DecodeFile(ctx, s.file.File, data[i], put); err != nil {
 				return err
 			}
 			continue
@@ -412,7 +416,7 @@ func (h *hydration) update(ctx context.Context, srcs []*source, data [][]byte, t
 	}
 	if len(fetch) > 0 {
 		cur := 0 // the file of fetch whose pages are being handed out
-		err := db.rep.ApplyFiles(ctx, fetch, hydrate.Parallel, func(pgno uint32, page []byte) error {
+		err := db.rep.ApplyFiles(ctx, fetch, replica.ApplyOptions{Parallel: hydrate.Parallel}, func(pgno uint32, page []byte) error {
 			if j, ok := newest[pgno]; ok && j == fetchSrc[cur] {
 				return u.WritePage(pgno, page)
 			}

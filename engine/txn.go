@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -139,6 +140,10 @@ func (t *Txn) store(ctx context.Context, pgnos []uint32, size uint32) (*View, er
 	if err := w.catchUp(ctx, base); err != nil {
 		return nil, err
 	}
+	pgnos, err := t.complete(ctx, pgnos, size)
+	if err != nil {
+		return nil, err
+	}
 	txid := base.txid + 1
 	f := storage.FileInfo{Level: 0, MinTXID: txid, MaxTXID: txid}
 	ts := time.Now()
@@ -161,6 +166,37 @@ func (t *Txn) store(ctx context.Context, pgnos []uint32, size uint32) (*View, er
 	}
 	db.log.Debug("committed", "txid", txid, "pages", len(x.Frames), "size", size, "bytes", x.File.Size)
 	return next, nil
+}
+
+// complete adds to a commit's pages what its file must hold for readers
+// to check it (replica.FileIndex.CheckAfter): every page a growth adds
+// (zeros, as a growing file reads, when SQLite did not write one), and
+// page 1, which records the size, when the size changes.
+func (t *Txn) complete(ctx context.Context, pgnos []uint32, size uint32) ([]uint32, error) {
+	base := t.base
+	have := make(map[uint32]bool, len(pgnos))
+	for _, p := range pgnos {
+		have[p] = true
+	}
+	lock := ltx.LockPgno(t.pageSize)
+	for pgno := base.commit + 1; pgno <= size; pgno++ {
+		if !have[pgno] && pgno != lock {
+			pgnos = append(pgnos, pgno)
+			have[pgno] = true
+		}
+	}
+	if size != base.commit && !have[1] && base.commit > 0 {
+		page, err := t.w.db.page(ctx, base, 1, 1, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read page 1 of TXID %s: %w", base.txid, err)
+		}
+		if err := t.w.ov.put(1, page); err != nil {
+			return nil, err
+		}
+		pgnos = append(pgnos, 1)
+	}
+	slices.Sort(pgnos)
+	return pgnos, nil
 }
 
 // commitSize is the database size the commit leaves: SQLite's own count

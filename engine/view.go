@@ -144,6 +144,24 @@ func (v *View) apply(files []*source) (*View, error) {
 }
 
 // set stores loc for pgno unless the view already holds a newer version.
+// checkFiles checks stored files before v.apply applies them: pages are
+// read by range, unverified, so a file must at least hold what the size
+// change it claims needs (the error is a *replica.CorruptError).
+func (v *View) checkFiles(files []*source) error {
+	txid, size := v.txid, v.commit
+	for _, s := range files {
+		h := s.file.Header
+		if h.MaxTXID < txid {
+			continue // skipped by apply
+		}
+		if err := s.file.CheckAfter(size); err != nil {
+			return err
+		}
+		txid, size = max(txid, h.MaxTXID), h.Commit
+	}
+	return nil
+}
+
 func (v *View) set(pgno uint32, loc pageLoc, copied map[uint32]bool) {
 	c := (pgno - 1) / chunkPages
 	for int(c) >= len(v.chunks) {

@@ -149,7 +149,7 @@ func TestRestore(t *testing.T) {
 	w.Exec(`with recursive n(i) as (select 1 union all select i+1 from n where i < 50)
 		insert into t(v) select zeroblob(3000) from n`)
 	ctx := context.Background()
-	plan, err := rep.Plan(ctx, replica.Target{})
+	plan, err := rep.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestRestore(t *testing.T) {
 func TestUpdateProtocol(t *testing.T) {
 	w, rep, local := testReplica(t)
 	ctx := context.Background()
-	plan, _ := rep.Plan(ctx, replica.Target{})
+	plan, _ := rep.Plan(ctx, replica.Latest())
 	path := filepath.Join(t.TempDir(), "db")
 	f, err := Open(path, replicaA)
 	if err != nil {
@@ -231,7 +231,7 @@ func TestUpdateProtocol(t *testing.T) {
 func TestOpenDistrustsAFileThatChanged(t *testing.T) {
 	_, rep, _ := testReplica(t)
 	ctx := context.Background()
-	plan, _ := rep.Plan(ctx, replica.Target{})
+	plan, _ := rep.Plan(ctx, replica.Latest())
 	path := filepath.Join(t.TempDir(), "db")
 	f, err := Open(path, replicaA)
 	if err != nil {

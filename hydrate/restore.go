@@ -145,7 +145,7 @@ func (r *restoreRun) apply(ctx context.Context, rep *replica.Replica, local func
 
 // download applies files read whole from storage.
 func (r *restoreRun) download(ctx context.Context, rep *replica.Replica, files []storage.FileInfo) error {
-	return rep.ApplyFiles(ctx, files, Parallel, r.page, func(i int, hdr ltx.Header) error {
+	return rep.ApplyFiles(ctx, files, replica.ApplyOptions{Parallel: Parallel, Chain: true}, r.page, func(i int, hdr ltx.Header) error {
 		return r.fileDone(files[i], hdr)
 	})
 }

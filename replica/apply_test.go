@@ -15,12 +15,12 @@ import (
 func TestApplyFiles(t *testing.T) {
 	r := fixtureReplica(t)
 	ctx := context.Background()
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pages, files int
-	err = r.ApplyFiles(ctx, plan.Files, 4, func(pgno uint32, data []byte) error {
+	err = r.ApplyFiles(ctx, plan.Files, replica.ApplyOptions{Parallel: 4, Chain: true}, func(pgno uint32, data []byte) error {
 		if pgno == 0 || len(data) == 0 {
 			t.Errorf("page %d of %d bytes", pgno, len(data))
 		}
@@ -42,7 +42,7 @@ func TestApplyFiles(t *testing.T) {
 
 	mine := errors.New("disk full")
 	calls := 0
-	err = r.ApplyFiles(ctx, plan.Files, 4, func(uint32, []byte) error {
+	err = r.ApplyFiles(ctx, plan.Files, replica.ApplyOptions{Parallel: 4, Chain: true}, func(uint32, []byte) error {
 		calls++
 		return mine
 	}, func(int, ltx.Header) error { return nil })
@@ -56,7 +56,7 @@ func TestApplyFiles(t *testing.T) {
 func TestDecodeFileVerifies(t *testing.T) {
 	r := fixtureReplica(t)
 	ctx := context.Background()
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +66,12 @@ func TestDecodeFileVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	noop := func(uint32, []byte) error { return nil }
-	if _, err := r.DecodeFile(f, data, noop); err != nil {
+	if _, err := r.DecodeFile(ctx, f, data, noop); err != nil {
 		t.Fatalf("a good file: %v", err)
 	}
 	data[len(data)-ltx.TrailerSize-1] ^= 0xff // inside the page index
 	var ce *replica.CorruptError
-	if _, err := r.DecodeFile(f, data, noop); !errors.As(err, &ce) {
+	if _, err := r.DecodeFile(ctx, f, data, noop); !errors.As(err, &ce) {
 		t.Errorf("a damaged file: %v, want a CorruptError", err)
 	}
 }

@@ -200,7 +200,7 @@ func exercise(t testing.TB, base, name string, data []byte) (restoreErr error) {
 			_, _ = r.ReadPage(ctx, x, fr.Pgno)
 		}
 	}
-	_, _ = r.Plan(ctx, replica.Target{})
+	_, _ = r.Plan(ctx, replica.Latest())
 	out, err := os.Create(filepath.Join(dir, "restored.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -172,7 +172,7 @@ func TestImportWhileWriting(t *testing.T) {
 		t.Errorf("Import wrote %s, want the snapshot L9 [1-1]", f)
 	}
 
-	path, plan := restore(t, r, replica.Target{})
+	path, plan := restore(t, r, replica.Latest())
 	if plan.TXID != 1 || len(plan.Files) != 1 {
 		t.Errorf("plan after import: TXID %s, %d files; want TXID 1 from the snapshot", plan.TXID, len(plan.Files))
 	}
@@ -198,14 +198,14 @@ func TestImportRoundTrip(t *testing.T) {
 			if _, err := direct.Import(ctx, src); err != nil {
 				t.Fatalf("Import: %v", err)
 			}
-			restored, _ := restore(t, direct, replica.Target{})
+			restored, _ := restore(t, direct, replica.Latest())
 			sameFile(t, pageSize, readFile(t, restored), srcBytes, "the imported file")
 
 			viaCopy := openDir(t, t.TempDir())
 			if _, err := importLive(t, viaCopy, src); err != nil {
 				t.Fatalf("import through a backup copy: %v", err)
 			}
-			restoredCopy, _ := restore(t, viaCopy, replica.Target{})
+			restoredCopy, _ := restore(t, viaCopy, replica.Latest())
 			sameFile(t, pageSize, readFile(t, restoredCopy), readFile(t, backupCopy(t, src)), "a backup-API copy")
 
 			for _, path := range []string{restored, restoredCopy} {
@@ -394,6 +394,6 @@ func TestConcurrentImportsOneWins(t *testing.T) {
 	if winner < 0 {
 		t.Fatalf("no import succeeded: %v", errs)
 	}
-	restored, _ := restore(t, openDir(t, dir), replica.Target{})
+	restored, _ := restore(t, openDir(t, dir), replica.Latest())
 	sameFile(t, 4096, readFile(t, restored), readFile(t, srcs[winner]), "the winning import")
 }

@@ -61,6 +61,16 @@ func encodeLTX(t testing.TB, seed uint64, pageSize, pages uint32) ltxFile {
 	return f
 }
 
+// header is the file's header.
+func (f ltxFile) header(t testing.TB) ltx.Header {
+	t.Helper()
+	var h ltx.Header
+	if err := h.UnmarshalBinary(f.data); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // put stores an LTX file in the file-layout replica rooted at dir.
 func put(t testing.TB, dir string, f storage.FileInfo, data []byte) {
 	t.Helper()

@@ -3,7 +3,9 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
@@ -14,6 +16,10 @@ import (
 type Plan struct {
 	Files []storage.FileInfo
 	TXID  ltx.TXID
+	// Warnings says what the caller should pass on to the user: commit
+	// times that go back (*TimestampOrderError), files left out because
+	// they are corrupt (*CorruptError, see PlanAround).
+	Warnings []error
 }
 
 // ErrEmpty is returned when a replica has no LTX files at all.
@@ -106,8 +112,13 @@ func latestReachable(sorted []storage.FileInfo, best map[ltx.TXID]step) (ltx.TXI
 		return 0, unreachable(sorted, best, highest)
 	}
 	if highest > reach {
-		return 0, fmt.Errorf("%w: replica has a gap after TXID %s: files go up to %s but no file starts at %s",
-			ErrUnreachable, reach, highest, reach+1)
+		i := slices.IndexFunc(sorted, func(f storage.FileInfo) bool { return f.MinTXID > reach })
+		if i < 0 {
+			i = slices.IndexFunc(sorted, func(f storage.FileInfo) bool { return f.MaxTXID > reach })
+		}
+		next := sorted[i] // sorted by MinTXID: the first file past the gap
+		return 0, fmt.Errorf("%w: replica has a gap after TXID %s: files go up to %s but no file starts at %s (the next one is %s)",
+			ErrUnreachable, reach, highest, reach+1, next)
 	}
 	return reach, nil
 }
@@ -120,19 +131,92 @@ func unreachable(sorted []storage.FileInfo, best map[ltx.TXID]step, target ltx.T
 			oldest = f.MaxTXID
 		}
 	}
-	switch {
-	case oldest == 0:
+	if oldest == 0 {
 		return fmt.Errorf("%w: TXID %s: no snapshot and no file starting at TXID 1", ErrUnreachable, target)
-	case target > last:
-		return fmt.Errorf("%w: TXID %s: the replica ends at TXID %s", ErrUnreachable, target, last)
-	case target < oldest:
-		return fmt.Errorf("%w: TXID %s is before the oldest state the replica keeps (TXID %s, its earliest snapshot)", ErrUnreachable, target, oldest)
 	}
-	var reach ltx.TXID
+	reach := reachable(sorted)
+	kept := "reachable TXIDs: " + formatRuns(reach)
+	switch {
+	case target > last:
+		return fmt.Errorf("%w: TXID %s: the replica ends at TXID %s; %s", ErrUnreachable, target, last, kept)
+	case target < oldest:
+		return fmt.Errorf("%w: TXID %s is before the oldest state the replica keeps (TXID %s, its earliest snapshot): earlier states were compacted away; %s",
+			ErrUnreachable, target, oldest, kept)
+	}
+	if c, ok := compactedOver(sorted, reach, target); ok {
+		return fmt.Errorf("%w: TXID %s was compacted away: %s holds TXIDs %s-%s as one change, so the states inside it are not kept; %s",
+			ErrUnreachable, target, c, c.MinTXID, c.MaxTXID, kept)
+	}
+	var stop ltx.TXID
 	for txid := range best {
 		if txid < target {
-			reach = max(reach, txid)
+			stop = max(stop, txid)
 		}
 	}
-	return fmt.Errorf("%w: TXID %s: the chain of files stops at TXID %s (gap or missing file after it)", ErrUnreachable, target, reach)
+	return fmt.Errorf("%w: TXID %s: the chain of files stops at TXID %s and no file starts at TXID %s (files are missing); %s",
+		ErrUnreachable, target, stop, stop+1, kept)
+}
+
+// reachable is every TXID some chain of files reaches from the start, in
+// order: the states the replica can restore.
+func reachable(sorted []storage.FileInfo) []ltx.TXID {
+	seen := map[ltx.TXID]bool{0: true}
+	var out []ltx.TXID
+	for _, f := range sorted { // by MinTXID: every edge into a node is seen before edges leave it
+		if f.MinTXID == 0 || f.MaxTXID < f.MinTXID || !seen[f.MinTXID-1] || seen[f.MaxTXID] {
+			continue
+		}
+		seen[f.MaxTXID] = true
+		out = append(out, f.MaxTXID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// compactedOver finds a file that holds target strictly inside its range
+// and starts where a chain reaches: target's state was merged into it.
+func compactedOver(sorted []storage.FileInfo, reach []ltx.TXID, target ltx.TXID) (storage.FileInfo, bool) {
+	var found storage.FileInfo
+	ok := false
+	for _, f := range sorted {
+		if f.MinTXID > target || target >= f.MaxTXID {
+			continue
+		}
+		if _, start := slices.BinarySearch(reach, f.MinTXID-1); !start && f.MinTXID != 1 {
+			continue
+		}
+		if !ok || f.MaxTXID-f.MinTXID < found.MaxTXID-found.MinTXID {
+			found, ok = f, true
+		}
+	}
+	return found, ok
+}
+
+// maxRuns bounds the intervals an error lists.
+const maxRuns = 8
+
+// formatRuns writes sorted TXIDs as intervals of consecutive ones:
+// "0000000000000001-0000000000000004, 000000000000000a".
+func formatRuns(txids []ltx.TXID) string {
+	if len(txids) == 0 {
+		return "none"
+	}
+	var runs []string
+	for i := 0; i < len(txids); {
+		j := i
+		for j+1 < len(txids) && txids[j+1] == txids[j]+1 {
+			j++
+		}
+		if i == j {
+			runs = append(runs, txids[i].String())
+		} else {
+			runs = append(runs, txids[i].String()+"-"+txids[j].String())
+		}
+		i = j + 1
+	}
+	if len(runs) > maxRuns {
+		more := len(runs) - maxRuns
+		runs = append(runs[:maxRuns-1], fmt.Sprintf("... (%d more) ...", more), runs[len(runs)-1])
+	}
+	return strings.Join(runs, ", ")
 }

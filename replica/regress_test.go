@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/ltxmutate"
 	"github.com/strata-db/strata/internal/ltxtest"
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage"
@@ -51,18 +52,17 @@ func withIndex(t testing.TB, b []byte, entries ...indexEntry) []byte {
 	return append(out, b[n-ltx.TrailerSize:]...)
 }
 
-// withCommit returns a copy of the LTX file b whose header says commit pages.
-func withCommit(b []byte, commit uint32) []byte {
-	out := append([]byte(nil), b...)
-	binary.BigEndian.PutUint32(out[12:], commit)
-	return out
-}
-
-// indexOf indexes data stored as an L9 snapshot [1-1] in a new replica.
+// indexOf indexes data stored in a new replica as the file its header
+// names: an L9 snapshot when it starts at TXID 1, else a level-0 file (an
+// L9 snapshot [1-1] when the header is unreadable).
 func indexOf(t testing.TB, data []byte) (*replica.Replica, storage.FileInfo, *replica.FileIndex, error) {
 	t.Helper()
 	dir := t.TempDir()
 	f := storage.FileInfo{Level: storage.SnapshotLevel, MinTXID: 1, MaxTXID: 1, Size: int64(len(data))}
+	var h ltx.Header
+	if h.UnmarshalBinary(data) == nil && h.MinTXID > 1 && h.MaxTXID >= h.MinTXID {
+		f.Level, f.MinTXID, f.MaxTXID = 0, h.MinTXID, h.MaxTXID
+	}
 	put(t, dir, f, data)
 	r := openDir(t, dir)
 	x, err := r.Index(context.Background(), f)
@@ -121,26 +121,24 @@ func TestRegressIndexOffsetOverflow(t *testing.T) {
 func TestRegressIndexLockPage(t *testing.T) {
 	const pageSize = 65536 // the lock page is page 16385
 	good := encodeLTX(t, 2, pageSize, 2)
-	_, _, x, err := indexOf(t, good.data)
-	if err != nil {
-		t.Fatalf("the intact file: %v", err)
-	}
 	lock := ltx.LockPgno(pageSize)
-	fr := x.Frames[1]
-	// The header says the database reaches past the lock page, so only
-	// the lock-page rule can reject the entry.
-	data := withIndex(t, withCommit(good.data, lock+1),
-		indexEntry{1, uint64(x.Frames[0].Offset), uint64(x.Frames[0].Size)},
-		indexEntry{uint64(lock), uint64(fr.Offset), uint64(fr.Size)})
-	_, _, _, err = indexOf(t, data)
-	wantCorrupt(t, err, "out of bounds")
+	// A level-0 file (not a complete database: it may hold only some
+	// pages) whose header says the database reaches past the lock page,
+	// so only the lock-page rule can reject the entry.
+	forge := func(pgnos ...uint32) []byte {
+		f := ltxmutate.File{Header: good.header(t)}
+		f.Header.MinTXID, f.Header.MaxTXID, f.Header.Commit = 2, 2, lock+1
+		for i, pgno := range pgnos {
+			f.Pages = append(f.Pages, ltxmutate.Page{Pgno: pgno, Data: good.pages[uint32(i+1)]})
+		}
+		return ltxmutate.Encode(f)
+	}
+	_, _, _, err := indexOf(t, forge(1, lock))
+	wantCorrupt(t, err, "lock page")
 
 	// The same file without the lock-page entry indexes: the rejection
 	// is the lock page's, not the Commit's.
-	data = withIndex(t, withCommit(good.data, lock+1),
-		indexEntry{1, uint64(x.Frames[0].Offset), uint64(x.Frames[0].Size)},
-		indexEntry{uint64(lock + 1), uint64(fr.Offset), uint64(fr.Size)})
-	if _, _, _, err := indexOf(t, data); err != nil {
+	if _, _, _, err := indexOf(t, forge(1, lock+1)); err != nil {
 		t.Errorf("a file with a page just past the lock page: %v", err)
 	}
 }
@@ -150,8 +148,11 @@ func TestRegressIndexLockPage(t *testing.T) {
 func TestRegressHeaderCommitTooLarge(t *testing.T) {
 	good := encodeLTX(t, 3, 512, 4)
 	for _, commit := range []uint32{0xFFFFFFFE, 0xFFFFFFFF} {
-		data := withCommit(good.data, commit)
-		r, f, _, err := indexOf(t, data)
+		// A level-0 file: it need not hold every page of its database.
+		f := ltxmutate.File{Header: good.header(t)}
+		f.Header.MinTXID, f.Header.MaxTXID, f.Header.Commit = 2, 2, commit
+		f.Pages = []ltxmutate.Page{{Pgno: 1, Data: good.pages[1]}}
+		r, file, _, err := indexOf(t, ltxmutate.Encode(f))
 		if commit == 0xFFFFFFFE {
 			if err != nil {
 				t.Errorf("Commit %#x (the largest SQLite allows): %v", commit, err)
@@ -159,7 +160,7 @@ func TestRegressHeaderCommitTooLarge(t *testing.T) {
 			continue
 		}
 		wantCorrupt(t, err, "more than SQLite allows")
-		_, err = r.ParsedHeader(context.Background(), f)
+		_, err = r.ParsedHeader(context.Background(), file)
 		wantCorrupt(t, err, "more than SQLite allows")
 	}
 }
@@ -226,7 +227,7 @@ func TestRegressRestorePrefetchBounded(t *testing.T) {
 	r := replica.New(st)
 	r.Retry = fastRetry
 	ctx := context.Background()
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestRegressRestorePrefetchBounded(t *testing.T) {
 // forever to free the place of a download that was never started.
 func TestRegressRestoreCancelledReturns(t *testing.T) {
 	r := fixtureReplica(t)
-	plan, err := r.Plan(context.Background(), replica.Target{})
+	plan, err := r.Plan(context.Background(), replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}

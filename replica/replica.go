@@ -22,8 +22,9 @@ type Replica struct {
 	Store storage.Backend
 	Retry storage.RetryPolicy
 
-	headersOnce sync.Once
-	headers     *lru.Cache[storage.FileKey, ltx.Header] // bounded: a reader indexes files forever
+	cacheOnce sync.Once
+	headers   *lru.Cache[storage.FileKey, ltx.Header] // bounded: a reader indexes files forever
+	verified  *lru.Cache[storage.FileKey, ltx.Header] // files Verify read whole and found intact
 }
 
 // headerCacheSize bounds the header cache: enough for the binary searches
@@ -89,9 +90,26 @@ func (r *Replica) ReadAt(ctx context.Context, f storage.FileInfo, off, length in
 	return storage.ReadAt(ctx, r.Store, r.Retry, f, off, length)
 }
 
+// verifiedCacheSize bounds the memory of files verified whole: time
+// travel verifies the few files its decision rests on, each time it is
+// asked, and should not download them again.
+const verifiedCacheSize = 1024
+
+func (r *Replica) initCaches() {
+	r.cacheOnce.Do(func() {
+		r.headers, _ = lru.New[storage.FileKey, ltx.Header](headerCacheSize)
+		r.verified, _ = lru.New[storage.FileKey, ltx.Header](verifiedCacheSize)
+	})
+}
+
 func (r *Replica) headerCache() *lru.Cache[storage.FileKey, ltx.Header] {
-	r.headersOnce.Do(func() { r.headers, _ = lru.New[storage.FileKey, ltx.Header](headerCacheSize) })
+	r.initCaches()
 	return r.headers
+}
+
+func (r *Replica) verifiedCache() *lru.Cache[storage.FileKey, ltx.Header] {
+	r.initCaches()
+	return r.verified
 }
 
 func (r *Replica) cachedHeader(f storage.FileInfo) (ltx.Header, bool) {

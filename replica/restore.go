@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
@@ -27,13 +26,26 @@ type RestoreOptions struct {
 const maxPrefetch = 16 << 20
 
 // Restore writes the database of plan into dst, which should be empty.
-// Every file is read whole and its checksum verified; downloads run ahead
-// of the in-order apply so that many small files cost about one round trip
-// each in parallel rather than in sequence.
-func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts RestoreOptions) error {
+// Every file is read whole and verified (see Verify), and the chain is
+// checked as it is applied: one page size, every page a file's Commit adds
+// present in it, and the database size recorded in page 1 equal to the
+// last file's Commit. Downloads run ahead of the in-order apply so that
+// many small files cost about one round trip each in parallel rather than
+// in sequence.
+//
+// ctx is checked between pages: a cancelled restore returns an error
+// matching ctx.Err() (errors.Is context.Canceled), not a *CorruptError.
+// On any failure dst is truncated to zero bytes: no partial database is
+// left in it.
+func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts RestoreOptions) (err error) {
 	if len(plan.Files) == 0 {
 		return fmt.Errorf("%s: empty restore plan", r.Store)
 	}
+	defer func() {
+		if err != nil {
+			_ = dst.Truncate(0) // best effort: the error says what went wrong
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	par := opts.Parallel
 	if par <= 0 {
@@ -48,11 +60,27 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 		total += f.Size
 	}
 	var last ltx.Header
-	put := writeTo(dst)
+	var page1 storage.FileInfo // the file that last wrote page 1
 	for i, f := range plan.Files {
-		hdr, err := r.applyFile(ctx, f, prefetched[i], release, put)
+		want := expect{size: last.Commit, known: i > 0}
+		sink := func(pgno uint32, page []byte) error {
+			if i > 0 && pgno == 1 {
+				page1 = f
+			}
+			if _, err := dst.WriteAt(page, int64(pgno-1)*int64(len(page))); err != nil {
+				return fmt.Errorf("write %s: %w", dst.Name(), err)
+			}
+			return nil
+		}
+		if i == 0 {
+			page1 = f
+		}
+		hdr, err := r.applyFile(ctx, f, prefetched[i], release, want, sink)
 		if err != nil {
 			return err
+		}
+		if i > 0 && hdr.PageSize != last.PageSize {
+			return r.corrupt(f, fmt.Errorf("page size %d, but %s before it has %d (only a complete database may change it)", hdr.PageSize, plan.Files[i-1], last.PageSize))
 		}
 		last = hdr
 		done += f.Size
@@ -63,7 +91,27 @@ func (r *Replica) Restore(ctx context.Context, plan Plan, dst *os.File, opts Res
 	if err := dst.Truncate(int64(last.Commit) * int64(last.PageSize)); err != nil {
 		return fmt.Errorf("truncate %s: %w", dst.Name(), err)
 	}
+	if err := r.checkRestored(dst, last, plan.Files[len(plan.Files)-1], page1); err != nil {
+		return err
+	}
 	return dst.Sync()
+}
+
+// checkRestored compares the database size page 1 records with the last
+// file's Commit: a header that says fewer pages than the database has
+// would otherwise cut it short without a word.
+func (r *Replica) checkRestored(dst *os.File, last ltx.Header, lastFile, page1From storage.FileInfo) error {
+	if last.Commit == 0 {
+		return nil
+	}
+	page := make([]byte, last.PageSize)
+	if _, err := dst.ReadAt(page, 0); err != nil {
+		return fmt.Errorf("read back %s: %w", dst.Name(), err)
+	}
+	if err := checkPage1(page, last.Commit); err != nil {
+		return r.corrupt(lastFile, fmt.Errorf("%w (page 1 comes from %s)", err, page1From))
+	}
+	return nil
 }
 
 type fetched struct {
@@ -104,90 +152,26 @@ func (r *Replica) prefetch(ctx context.Context, files []storage.FileInfo, par in
 	return out, func() { <-sem }, wg.Wait
 }
 
-// pageFunc receives the pages of a file being applied, in file order. data
-// is reused for the next page: keep a copy, not the slice.
-type pageFunc func(pgno uint32, data []byte) error
-
-// writeTo writes pages at their place in dst.
-func writeTo(dst *os.File) pageFunc {
-	return func(pgno uint32, data []byte) error {
-		if _, err := dst.WriteAt(data, int64(pgno-1)*int64(len(data))); err != nil {
-			return fmt.Errorf("write %s: %w", dst.Name(), err)
-		}
-		return nil
-	}
-}
-
 // applyFile applies one file of the plan: prefetched (then release frees
 // its place once its download has been received) or streamed.
-func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, release func(), put pageFunc) (ltx.Header, error) {
-	if pre != nil {
-		var res fetched
-		select {
-		case res = <-pre:
-			defer release()
-		case <-ctx.Done():
-			return ltx.Header{}, ctx.Err()
-		}
-		if res.err != nil {
-			return ltx.Header{}, res.err
-		}
-		hdr, _, err := r.applyLTX(f, bytes.NewReader(res.data), put)
-		return hdr, err
+func (r *Replica) applyFile(ctx context.Context, f storage.FileInfo, pre chan fetched, release func(), want expect, sink func(uint32, []byte) error) (ltx.Header, error) {
+	if pre == nil {
+		// A stream that breaks halfway is applied again from the start:
+		// writing a page twice is harmless.
+		return r.streamFile(ctx, f, want, sink)
 	}
-	// A stream that breaks halfway is simply applied again from the start:
-	// writing a page twice is harmless. A file that is corrupt though all
-	// of it arrived is not downloaded again.
-	var hdr ltx.Header
-	err := r.Retry.Do(ctx, func() error {
-		rc, err := r.Store.ReadRange(ctx, f, 0, -1)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		var g *frameGuard
-		hdr, g, err = r.applyLTX(f, rc, put)
-		if err != nil && (g.srcErr != nil || (g.eof && g.n < f.Size)) {
-			return storage.Transient(fmt.Errorf("read %s: stream broke after %d of %d bytes: %w", f, g.n, f.Size, err))
-		}
-		return err
-	})
-	return hdr, err
-}
-
-// applyLTX decodes one whole LTX file, handing its pages to put, and
-// verifies its checksum. The guard it reads through tells the caller how
-// the stream ended.
-func (r *Replica) applyLTX(f storage.FileInfo, src io.Reader, put pageFunc) (hdr ltx.Header, g *frameGuard, err error) {
-	g = newFrameGuard(src)
-	hdr, err = r.decodePages(f, g, put)
-	return hdr, g, err
-}
-
-func (r *Replica) decodePages(f storage.FileInfo, src io.Reader, put pageFunc) (ltx.Header, error) {
-	dec := ltx.NewDecoder(src)
-	dec.SetRetainPageIndex(false)
-	if err := dec.DecodeHeader(); err != nil {
-		return ltx.Header{}, r.corrupt(f, fmt.Errorf("header: %w", err))
+	var res fetched
+	select {
+	case res = <-pre:
+		defer release()
+	case <-ctx.Done():
+		return ltx.Header{}, interrupted(r, f, ctx.Err())
 	}
-	hdr := dec.Header()
-	if hdr.MinTXID != f.MinTXID || hdr.MaxTXID != f.MaxTXID {
-		return hdr, r.corrupt(f, fmt.Errorf("header says TXIDs %s-%s", hdr.MinTXID, hdr.MaxTXID))
-	}
-	buf := make([]byte, hdr.PageSize)
-	for {
-		var ph ltx.PageHeader
-		if err := dec.DecodePage(&ph, buf); err == io.EOF {
-			break
-		} else if err != nil {
-			return hdr, r.corrupt(f, fmt.Errorf("page: %w", err))
+	if res.err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return ltx.Header{}, interrupted(r, f, cerr)
 		}
-		if err := put(ph.Pgno, buf); err != nil {
-			return hdr, err
-		}
+		return ltx.Header{}, res.err
 	}
-	if err := dec.Close(); err != nil {
-		return hdr, r.corrupt(f, fmt.Errorf("verify: %w", err))
-	}
-	return hdr, nil
+	return r.decodeStream(ctx, f, newFrameGuard(bytes.NewReader(res.data)), want, sink)
 }

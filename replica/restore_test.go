@@ -24,20 +24,20 @@ func TestRestoreFixture(t *testing.T) {
 		txid   ltx.TXID
 	}
 	cases := []tc{{
-		name: "latest", target: replica.Target{},
+		name: "latest", target: replica.Latest(),
 		want: orders{last.Count, last.SumCents}, txid: fixture.TXID(len(states) - 1),
 	}, {
-		name: "TXID 1 (create table)", target: replica.Target{TXID: 1},
+		name: "TXID 1 (create table)", target: replica.AtTXID(1),
 		want: orders{0, 0}, txid: 1,
 	}}
 	for i, s := range states {
 		cases = append(cases, tc{
 			name:   fmt.Sprintf("time %d (%s)", i, s.After),
-			target: replica.Target{Time: fixture.TimeFor(states, i)},
+			target: replica.AtTime(fixture.TimeFor(states, i)),
 			want:   orders{s.Count, s.SumCents}, txid: fixture.TXID(i),
 		}, tc{
 			name:   fmt.Sprintf("TXID %d (%s)", fixture.TXID(i), s.After),
-			target: replica.Target{TXID: fixture.TXID(i)},
+			target: replica.AtTXID(fixture.TXID(i)),
 			want:   orders{s.Count, s.SumCents}, txid: fixture.TXID(i),
 		})
 	}
@@ -63,7 +63,7 @@ func TestRestoreFixtureCost(t *testing.T) {
 	st := &countingStore{Backend: fixtureReplica(t).Store}
 	r := replica.New(st)
 	start := time.Now()
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}

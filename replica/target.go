@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,21 +12,49 @@ import (
 	"github.com/superfly/ltx"
 )
 
-// Target names the state to open: a TXID, a moment, or (zero) the latest.
+// Target names the state to open: the latest, a TXID, or a moment. Build
+// one with Latest, AtTXID or AtTime. The zero Target is Latest(); any time,
+// the zero time.Time included, given to AtTime is a moment like any other
+// (year 1 is before every commit), never "latest".
 type Target struct {
-	TXID ltx.TXID
-	Time time.Time
+	kind targetKind
+	txid ltx.TXID
+	time time.Time
 }
 
+type targetKind uint8
+
+const (
+	targetLatest targetKind = iota
+	targetTXID
+	targetTime
+)
+
+// Latest is the newest state of the replica.
+func Latest() Target { return Target{} }
+
+// AtTXID is the state right after transaction txid.
+func AtTXID(txid ltx.TXID) Target { return Target{kind: targetTXID, txid: txid} }
+
+// AtTime is the state as of t: the last transaction committed at or
+// before t (see Replica.TXIDAt).
+func AtTime(t time.Time) Target { return Target{kind: targetTime, time: t} }
+
 // IsLatest reports whether t asks for the newest state.
-func (t Target) IsLatest() bool { return t.TXID == 0 && t.Time.IsZero() }
+func (t Target) IsLatest() bool { return t.kind == targetLatest }
+
+// TXID is the TXID asked for, if t names one.
+func (t Target) TXID() (ltx.TXID, bool) { return t.txid, t.kind == targetTXID }
+
+// Time is the moment asked for, if t names one.
+func (t Target) Time() (time.Time, bool) { return t.time, t.kind == targetTime }
 
 func (t Target) String() string {
-	switch {
-	case t.TXID != 0:
-		return "TXID " + t.TXID.String()
-	case !t.Time.IsZero():
-		return t.Time.UTC().Format(time.RFC3339Nano)
+	switch t.kind {
+	case targetTXID:
+		return "TXID " + t.txid.String()
+	case targetTime:
+		return t.time.UTC().Format(time.RFC3339Nano)
 	default:
 		return "latest"
 	}
@@ -45,71 +72,33 @@ func (r *Replica) Plan(ctx context.Context, t Target) (Plan, error) {
 	return r.PlanFiles(ctx, files, t)
 }
 
-// PlanFiles builds the restore plan for t from an existing listing.
+// PlanFiles builds the restore plan for t from an existing listing. A
+// time target carries the warnings of TXIDAt in Plan.Warnings.
 func (r *Replica) PlanFiles(ctx context.Context, files []storage.FileInfo, t Target) (Plan, error) {
 	if len(files) == 0 {
 		return Plan{}, fmt.Errorf("%s: %w", r.Store, ErrEmpty)
 	}
-	txid := t.TXID
-	if !t.Time.IsZero() {
-		var err error
-		if txid, err = r.TXIDAt(ctx, files, t.Time); err != nil {
+	var txid ltx.TXID // 0: the latest
+	var warnings []error
+	switch t.kind {
+	case targetTXID:
+		if t.txid == 0 {
+			return Plan{}, fmt.Errorf("%s: %w: TXID 0 names no state (TXIDs start at 1)", r.Store, ErrUnreachable)
+		}
+		txid = t.txid
+	case targetTime:
+		m, err := r.TXIDAt(ctx, files, t.time)
+		if err != nil {
 			return Plan{}, err
 		}
+		txid, warnings = m.TXID, m.Warnings
 	}
 	p, err := BuildPlan(files, txid)
 	if err != nil {
 		return Plan{}, fmt.Errorf("%s: %s: %w", r.Store, t, err)
 	}
+	p.Warnings = append(warnings, p.Warnings...)
 	return p, nil
-}
-
-// TXIDAt is the last TXID committed at or before ts. Commit times grow
-// with TXIDs, so a binary search reads only a few headers.
-func (r *Replica) TXIDAt(ctx context.Context, files []storage.FileInfo, ts time.Time) (ltx.TXID, error) {
-	ends := endpoints(files)
-	var searchErr error
-	i := sort.Search(len(ends), func(i int) bool {
-		if searchErr != nil {
-			return true
-		}
-		h, err := r.ParsedHeader(ctx, ends[i])
-		if err != nil {
-			searchErr = err
-			return true
-		}
-		return time.UnixMilli(h.Timestamp).After(ts)
-	})
-	if searchErr != nil {
-		return 0, searchErr
-	}
-	if i == 0 {
-		first, err := r.ParsedHeader(ctx, ends[0])
-		if err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%s: timestamp %s is %w (TXID %s, committed %s)", r.Store,
-			ts.UTC().Format(time.RFC3339Nano), ErrBeforeFirst, ends[0].MaxTXID,
-			time.UnixMilli(first.Timestamp).UTC().Format(time.RFC3339Nano))
-	}
-	return ends[i-1].MaxTXID, nil
-}
-
-// endpoints returns one file per distinct MaxTXID, in TXID order,
-// preferring the lowest level: level-0 files carry the commit's own time.
-func endpoints(files []storage.FileInfo) []storage.FileInfo {
-	byEnd := make(map[ltx.TXID]storage.FileInfo)
-	for _, f := range files {
-		if cur, ok := byEnd[f.MaxTXID]; !ok || f.Level < cur.Level {
-			byEnd[f.MaxTXID] = f
-		}
-	}
-	out := make([]storage.FileInfo, 0, len(byEnd))
-	for _, f := range byEnd {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].MaxTXID < out[j].MaxTXID })
-	return out
 }
 
 // ParseTXID accepts 16 hex digits (as in file names), 0x-prefixed hex, or

@@ -21,14 +21,14 @@ func TestTXIDAtFixtureStates(t *testing.T) {
 	files := listAll(t, r)
 	for i, s := range fixture.Truth(t) {
 		at := fixture.TimeFor(fixture.Truth(t), i)
-		got, err := r.TXIDAt(ctx, files, at)
+		m, err := r.TXIDAt(ctx, files, at)
 		if err != nil {
 			t.Fatalf("state %d (%s) at %s: %v", i, s.After, at, err)
 		}
-		if got != fixture.TXID(i) {
-			t.Errorf("state %d (%s): TXIDAt(%s) = %s, want %s", i, s.After, at.UTC().Format(time.RFC3339Nano), got, fixture.TXID(i))
+		if got := m.TXID; got != fixture.TXID(i) || len(m.Warnings) != 0 {
+			t.Errorf("state %d (%s): TXIDAt(%s) = %s (warnings %v), want %s", i, s.After, at.UTC().Format(time.RFC3339Nano), got, m.Warnings, fixture.TXID(i))
 		}
-		p, err := r.PlanFiles(ctx, files, replica.Target{Time: at})
+		p, err := r.PlanFiles(ctx, files, replica.AtTime(at))
 		if err != nil {
 			t.Fatalf("state %d: PlanFiles: %v", i, err)
 		}
@@ -73,7 +73,8 @@ func TestTXIDAtCommitEdges(t *testing.T) {
 			{c.Add(-time.Nanosecond), txid - 1},
 		}
 		for _, tc := range cases {
-			got, err := r.TXIDAt(ctx, files, tc.at)
+			m, err := r.TXIDAt(ctx, files, tc.at)
+			got := m.TXID
 			if tc.want == 0 {
 				if !errors.Is(err, replica.ErrBeforeFirst) {
 					t.Errorf("TXIDAt(%s) = %s, %v; want ErrBeforeFirst", tc.at.UTC().Format(time.RFC3339Nano), got, err)
@@ -102,27 +103,36 @@ func TestTXIDAtBeforeFirstCommit(t *testing.T) {
 		if !strings.Contains(err.Error(), stamp) {
 			t.Errorf("error %q does not name the time asked for (%s)", err, stamp)
 		}
-		_, err = r.PlanFiles(ctx, files, replica.Target{Time: at})
+		_, err = r.PlanFiles(ctx, files, replica.AtTime(at))
 		if !errors.Is(err, replica.ErrBeforeFirst) {
 			t.Errorf("PlanFiles(time %s): %v, want ErrBeforeFirst", at, err)
 		}
 	}
 }
 
-// TestTXIDAtReadsFewHeaders: finding a time is a binary search over
-// headers, not a scan of the replica.
-func TestTXIDAtReadsFewHeaders(t *testing.T) {
+// TestTXIDAtReadsEachHeaderOnce: finding a time reads the headers of the
+// files up to it, and verifies whole the two the decision rests on; asked
+// again, it reads nothing.
+func TestTXIDAtReadsEachHeaderOnce(t *testing.T) {
 	ctx := context.Background()
 	st := &countingStore{Backend: fixtureReplica(t).Store}
 	r := replica.New(st)
 	files := listAll(t, r)
 	states := fixture.Truth(t)
-	if _, err := r.TXIDAt(ctx, files, fixture.TimeFor(states, 3)); err != nil {
+	at := fixture.TimeFor(states, 3)
+	if _, err := r.TXIDAt(ctx, files, at); err != nil {
 		t.Fatal(err)
 	}
-	// 10 distinct end TXIDs: a binary search reads at most ceil(log2(11)) = 4.
-	if n := st.reads.Load(); n > 4 {
-		t.Errorf("TXIDAt read %d headers, want at most 4", n)
+	// 10 distinct end TXIDs (level 0), plus two files read whole.
+	if n := st.reads.Load(); n > 10+2 {
+		t.Errorf("TXIDAt made %d reads, want at most 12", n)
+	}
+	st.reads.Store(0)
+	if _, err := r.TXIDAt(ctx, files, at); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reads.Load(); n != 0 {
+		t.Errorf("TXIDAt asked again made %d reads, want none", n)
 	}
 }
 

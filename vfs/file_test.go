@@ -18,7 +18,11 @@ func TestPatchHeaderFollowsTheView(t *testing.T) {
 	x := &replica.FileIndex{
 		File:   storage.FileInfo{Level: 0, MinTXID: 1, MaxTXID: 7},
 		Header: ltx.Header{Version: ltx.Version, PageSize: 4096, Commit: 5, MinTXID: 1, MaxTXID: 7},
-		Frames: []replica.Frame{{Pgno: 1, Offset: ltx.HeaderSize, Size: 100}},
+		Frames: []replica.Frame{
+			{Pgno: 1, Offset: ltx.HeaderSize, Size: 100}, {Pgno: 2, Offset: ltx.HeaderSize + 100, Size: 100},
+			{Pgno: 3, Offset: ltx.HeaderSize + 200, Size: 100}, {Pgno: 4, Offset: ltx.HeaderSize + 300, Size: 100},
+			{Pgno: 5, Offset: ltx.HeaderSize + 400, Size: 100},
+		},
 	}
 	v, err := engine.BuildView([]*replica.FileIndex{x})
 	if err != nil {

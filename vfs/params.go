@@ -86,11 +86,13 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 		p.hydrate = hydrate
 	}
 	if v, ok := raw["txid"]; ok {
-		if p.target.TXID, err = replica.ParseTXID(v); err != nil {
+		id, err := replica.ParseTXID(v)
+		if err != nil {
 			return p, fmt.Errorf("URI parameter txid: %w", err)
 		}
+		p.target = replica.AtTXID(id)
 	}
-	if _, ok := raw["time"]; ok && p.target.TXID != 0 {
+	if _, ok := raw["time"]; ok && !p.target.IsLatest() {
 		return p, fmt.Errorf("URI parameters txid and time cannot be used together")
 	}
 	if v, ok := raw["time"]; ok {
@@ -99,7 +101,7 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 			return p, fmt.Errorf("URI parameter time: %w", err)
 		}
 		if !latest {
-			p.target.Time = t
+			p.target = replica.AtTime(t)
 		}
 	}
 	return p, nil

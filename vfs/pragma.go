@@ -104,10 +104,11 @@ func (f *file) pragma(name string, value *string) (string, error) {
 func (f *file) Time() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch {
-	case !f.target.Time.IsZero():
-		return f.target.Time.UTC().Format(time.RFC3339Nano)
-	case f.target.TXID != 0 && f.past != nil:
+	_, atTXID := f.target.TXID()
+	switch ts, atTime := f.target.Time(); {
+	case atTime:
+		return ts.UTC().Format(time.RFC3339Nano)
+	case atTXID && f.past != nil:
 		return f.past.Time().Format(time.RFC3339Nano)
 	default:
 		return "latest"
@@ -121,9 +122,9 @@ func (f *file) SetTime(value string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("strata_time: %w", err)
 	}
-	target := replica.Target{}
+	target := replica.Latest()
 	if !latest {
-		target.Time = t
+		target = replica.AtTime(t)
 	}
 	if err := f.travel(target); err != nil {
 		return "", fmt.Errorf("strata_time = %q: %w", value, err)

@@ -146,7 +146,7 @@ func TestParseParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.replica != "file:///default" || p.wait != 5*time.Second || p.pollInterval != 250*time.Millisecond || p.cacheSize != 1<<20 || p.target.TXID != 42 {
+	if id, _ := p.target.TXID(); p.replica != "file:///default" || p.wait != 5*time.Second || p.pollInterval != 250*time.Millisecond || p.cacheSize != 1<<20 || id != 42 {
 		t.Errorf("parseParams = %+v", p)
 	}
 	if p, err := parseParams(map[string]string{"replica": "s3://b/p", "time": "latest"}, cfg); err != nil || p.replica != "s3://b/p" || !p.target.IsLatest() {

@@ -33,7 +33,7 @@ func TestGenerateRestoresToFinalDB(t *testing.T) {
 
 	store, _ := filestore.New(d.ReplicaDir())
 	r := replica.New(store)
-	plan, err := r.Plan(ctx, replica.Target{})
+	plan, err := r.Plan(ctx, replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}

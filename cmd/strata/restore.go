@@ -84,7 +84,10 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	start := time.Now()
-	plan, err := r.Plan(ctx, target)
+	files, err := r.Files(ctx)
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("%s: %w", r, replica.ErrEmpty)
+	}
 	if errors.Is(err, replica.ErrEmpty) {
 		if rf.ifReplicaExists {
 			fmt.Fprintf(stderr, "replica %s has no files yet: nothing restored (-if-replica-exists)\n", r)
@@ -95,8 +98,11 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	log.Info("restore plan", "replica", r.String(), "txid", plan.TXID, "files", len(plan.Files), "bytes", planBytes(plan))
 	if rf.dryRun {
+		plan, err := r.PlanAround(ctx, files, target, nil, func(replica.Plan) error { return nil })
+		if err != nil {
+			return err
+		}
 		return printPlan(ctx, stdout, r, plan, target, rf)
 	}
 
@@ -115,8 +121,16 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			os.Remove(tmp.Name())
 		}
 	}()
-	err = r.Restore(ctx, plan, tmp, replica.RestoreOptions{Progress: progress.update})
+	// A corrupt file is planned around when another chain of files
+	// reaches the same state; the warnings name what was left out.
+	plan, err := r.PlanAround(ctx, files, target, nil, func(p replica.Plan) error {
+		log.Info("restore plan", "replica", r.String(), "txid", p.TXID, "files", len(p.Files), "bytes", planBytes(p))
+		return r.Restore(ctx, p, tmp, replica.RestoreOptions{Progress: progress.update})
+	})
 	progress.done()
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(stderr, "strata restore: warning: %v\n", w)
+	}
 	if err == nil && rf.follow {
 		if err = markFollowed(tmp, planCommit(tmp)); err == nil {
 			err = tmp.Sync()

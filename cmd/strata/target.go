@@ -30,7 +30,7 @@ func (t *targetFlags) register(fs *flag.FlagSet, verb string) {
 
 // target checks the flags; a bad value is a usage error that names it.
 func (t targetFlags) target() (replica.Target, error) {
-	var tg replica.Target
+	tg := replica.Latest()
 	if t.txid != "" && t.timestamp != "" {
 		return tg, fmt.Errorf("%w: -txid and -timestamp cannot be used together", errUsage)
 	}
@@ -39,7 +39,7 @@ func (t targetFlags) target() (replica.Target, error) {
 		if err != nil {
 			return tg, fmt.Errorf("%w: -txid: %v", errUsage, err)
 		}
-		tg.TXID = id
+		tg = replica.AtTXID(id)
 	}
 	if t.timestamp != "" {
 		ts, latest, err := vfs.ParseTime(t.timestamp, time.Now())
@@ -47,7 +47,7 @@ func (t targetFlags) target() (replica.Target, error) {
 			return tg, fmt.Errorf("%w: -timestamp: %v", errUsage, err)
 		}
 		if !latest {
-			tg.Time = ts
+			tg = replica.AtTime(ts)
 		}
 	}
 	return tg, nil
@@ -55,11 +55,11 @@ func (t targetFlags) target() (replica.Target, error) {
 
 // uriParams are a target as URI parameters of the strata VFS.
 func uriParams(tg replica.Target) []string {
-	switch {
-	case tg.TXID != 0:
-		return []string{"txid", tg.TXID.String()}
-	case !tg.Time.IsZero():
-		return []string{"time", tg.Time.UTC().Format(time.RFC3339Nano)}
+	if id, ok := tg.TXID(); ok {
+		return []string{"txid", id.String()}
+	}
+	if ts, ok := tg.Time(); ok {
+		return []string{"time", ts.UTC().Format(time.RFC3339Nano)}
 	}
 	return nil
 }

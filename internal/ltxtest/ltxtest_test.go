@@ -19,7 +19,7 @@ import (
 // restoreBytes restores the replica at txid and returns the database bytes.
 func restoreBytes(t *testing.T, r *replica.Replica, txid ltx.TXID) []byte {
 	t.Helper()
-	plan, err := r.Plan(context.Background(), replica.Target{TXID: txid})
+	plan, err := r.Plan(context.Background(), replica.AtTXID(txid))
 	if err != nil {
 		t.Fatalf("plan TXID %s: %v", txid, err)
 	}
@@ -133,7 +133,7 @@ func TestCompactAndDelete(t *testing.T) {
 		t.Fatalf("Delete removed %d files, want 4", len(del))
 	}
 	r := replica.New(store)
-	plan, err := r.Plan(context.Background(), replica.Target{})
+	plan, err := r.Plan(context.Background(), replica.Latest())
 	if err != nil {
 		t.Fatal(err)
 	}
