@@ -290,6 +290,7 @@ func (db *Database) indexAll(ctx context.Context, files []storage.FileInfo) (src
 					return err
 				}
 				s := fileSource(x)
+				s.whole = whole != nil
 				db.indexes.Add(f.Key(), s)
 				srcs[i], data[i] = s, whole
 				return nil

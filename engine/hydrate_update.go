@@ -222,8 +222,8 @@ func (h *hydration) cachedFiles(ctx context.Context, plan replica.Plan, used fun
 			}
 		}
 		s, ok := db.indexes.Get(f.Key())
-		if v == nil || !ok {
-			return ltx.Header{}, nil, false
+		if v == nil || !ok || !s.whole {
+			return ltx.Header{}, nil, false // only pages of files verified whole stand for the file
 		}
 		var pgnos []uint32
 		var pages [][]byte

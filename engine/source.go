@@ -30,6 +30,10 @@ type source struct {
 	// version is at least the current one's. For a stored file it is the
 	// file's MaxTXID.
 	version ltx.TXID
+	// whole says the stored file was read whole, and verified, when it
+	// was indexed: its cached pages are as good as the file (hydration
+	// takes them instead of downloading the file again).
+	whole bool
 }
 
 // fileSource wraps a stored file's index.
