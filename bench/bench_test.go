@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ var testOpeners = map[string]OpenFunc{"restore": OpenRestored, "vfs": openTestVF
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		cfg := Config{Openers: testOpeners, OpenWrite: openTestWriter}
+		cfg := Config{Openers: testOpeners, OpenWrite: openTestWriter, Hydrate: testHydrate}
 		if err := RunChild(context.Background(), cfg, os.Stdin, os.Stdout); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
@@ -56,6 +57,9 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, s := range AllScenarios {
 		if isWrite(s) {
 			continue // this binary cannot write (see TestWriteScenariosEndToEnd)
+		}
+		if slices.Contains(hydrationScenarios, s) {
+			continue // no hydrating opener here: TestHydrationScenarios
 		}
 		row, ok := measured[s]
 		if !ok || row.Runs != 1 || row.Failed != 0 || row.Verdict == "" {

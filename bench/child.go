@@ -59,7 +59,7 @@ func RunChild(ctx context.Context, cfg Config, in io.Reader, out io.Writer) erro
 	if !ok {
 		return fmt.Errorf("bench child: unknown opener %q", spec.Opener)
 	}
-	c := &child{spec: spec, open: open, openWrite: cfg.OpenWrite, in: in, out: out}
+	c := &child{spec: spec, open: open, openWrite: cfg.OpenWrite, hydrate: cfg.Hydrate, in: in, out: out}
 	res, err := c.run(ctx)
 	if err != nil {
 		return fmt.Errorf("bench child %s: %w", spec.Scenario, err)
@@ -73,8 +73,9 @@ type child struct {
 	spec      childSpec
 	open      OpenFunc
 	openWrite WriteOpenFunc
-	in        io.Reader // what follows the spec on stdin (W3's reader: until EOF)
-	out       io.Writer // the child's stdout: the result, and W3's reader's lines
+	hydrate   HydrateFunc // the H scenarios' opener (hydrate.go)
+	in        io.Reader   // what follows the spec on stdin (W3's reader: until EOF)
+	out       io.Writer   // the child's stdout: the result, and W3's reader's lines
 	db        *sql.DB
 	conn      *sql.Conn
 	res       childResult

@@ -76,6 +76,9 @@ type Config struct {
 	// OpenWrite opens a replica for the write scenarios; nil leaves them
 	// out of the default run.
 	OpenWrite WriteOpenFunc
+	// Hydrate opens a replica with a hydrated file, for the H scenarios
+	// (hydrate.go); without it they do not run.
+	Hydrate HydrateFunc
 
 	// Exe and ChildArgs re-execute this binary for a cold run:
 	// Exe ChildArgs... -child. Exe defaults to os.Executable().
@@ -128,7 +131,8 @@ func (c *Config) check() error {
 	if _, ok := c.Openers[c.Opener]; !ok {
 		return fmt.Errorf("unknown opener %q (have %v)", c.Opener, openerNames(c.Openers))
 	}
-	if len(c.Scenarios) == 0 {
+	asked := len(c.Scenarios) > 0
+	if !asked {
 		c.Scenarios = AllScenarios
 		if c.OpenWrite == nil {
 			c.Scenarios = slices.DeleteFunc(slices.Clone(AllScenarios), isWrite)
@@ -153,6 +157,9 @@ func (c *Config) check() error {
 		expanded = append(expanded, s)
 	}
 	c.Scenarios = expanded
+	if err := c.checkHydration(asked); err != nil {
+		return err
+	}
 	if c.Exe == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -53,6 +53,8 @@ func judge(row *Row, cfg Config, sz sizes, e *env) {
 		row.Target = "RSS <= cache+64MiB = " + formatBytes(limit)
 		row.Verdict = atMost(float64(row.PeakRSS), float64(limit))
 		row.Note = fmt.Sprintf("db %s, cache %d MiB", formatBytes(lookup.Bytes), sz.S5Cache)
+	default:
+		judgeHydration(row)
 	}
 }
 

@@ -63,6 +63,10 @@ func (c *pageCache) get(k pageKey) ([]byte, bool) {
 
 func (c *pageCache) contains(k pageKey) bool { return c.lru.Contains(k) }
 
+// peek returns a cached page without counting a hit or refreshing it (the
+// hydrator copying pages to its file).
+func (c *pageCache) peek(k pageKey) ([]byte, bool) { return c.lru.Peek(k) }
+
 // add caches a page obtained without a claim (warming).
 func (c *pageCache) add(k pageKey, page []byte) { c.lru.Add(k, page) }
 

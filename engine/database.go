@@ -1,12 +1,15 @@
 // Package engine is one replica's state in a process, without SQLite: the
 // views (immutable page indexes, one per state), where each page's bytes
 // come from (source.go), the page cache (cache.go), fetching with
-// read-ahead (fetch.go, readahead.go, siblings.go), and the poller that
-// follows new commits (follow.go). The vfs package puts SQLite's file
+// read-ahead (fetch.go, readahead.go, siblings.go), the poller that
+// follows new commits (follow.go), the hydrated local file (hydrate.go)
+// and the write path (writer.go). The vfs package puts SQLite's file
 // interface on top of it; tools and tests can use it directly.
 //
 // Lock order, outermost first: Registry.mu, Database.mu, pageCache.mu.
-// None of them is held across I/O.
+// None of them is held across I/O. hydration.mu and hydration.pmu are
+// leaves; readers hold hydration.mu shared across the local read of one
+// page of the hydrated file.
 package engine
 
 import (
@@ -48,6 +51,9 @@ type Options struct {
 	// Resized is called, without locks held, when the database size of
 	// the replica changes (the registry recounts the memory limit).
 	Resized func()
+	// Hydrate, when not empty, is the path of the hydrated file (see
+	// Database.Hydrate): a restore starts while Open indexes the replica.
+	Hydrate string
 }
 
 // Defaults for Options fields left zero.
@@ -104,6 +110,12 @@ type Database struct {
 
 	pollDone chan struct{}
 	l1Next   atomic.Uint64 // where the next level-1 listing starts (a TXID)
+	opened   chan struct{} // closed when Open has published the first latest view
+
+	// hyd is the hydrated file, once Hydrate was called (hydrate.go);
+	// hydMu serializes Hydrate calls (it is held across opening the file).
+	hyd   atomic.Pointer[hydration]
+	hydMu sync.Mutex
 }
 
 // pastViews bounds the views of past states kept for time travel: each
@@ -139,14 +151,28 @@ func OpenStore(ctx context.Context, store storage.Backend, opts Options) (*Datab
 	db.bad = replica.NewBadFiles(0, 0)
 	db.pastCounter.Store(pastCounterBase)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.opened = make(chan struct{})
+	if opts.Hydrate != "" {
+		if err := db.openHydration(opts.Hydrate); err != nil {
+			db.cancel()
+			return nil, err
+		}
+	}
 	v, err := db.openView(ctx)
 	if err != nil {
 		db.cancel()
+		if h := db.hyd.Load(); h != nil {
+			h.close()
+		}
 		store.Close()
 		return nil, err
 	}
 	v.counter = db.nextCounter()
 	db.current = v
+	close(db.opened)
+	if h := db.hyd.Load(); h != nil {
+		h.start(nil) // unless the listing started it
+	}
 	db.cache.resize(v.pageSize) // only the latest view sizes the cache
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.pollDone = make(chan struct{})
@@ -166,6 +192,9 @@ func (db *Database) openView(ctx context.Context) (*View, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if h := db.hyd.Load(); h != nil && h.needsRestore() {
+		h.start(files) // the restore downloads while the open indexes
 	}
 	latest, err := db.buildView(ctx, files, replica.Latest())
 	if errors.Is(err, storage.ErrNotFound) {
@@ -273,6 +302,7 @@ func (db *Database) indexAll(ctx context.Context, files []storage.FileInfo) (src
 					return err
 				}
 				s := fileSource(x)
+				s.whole = whole != nil
 				db.indexes.Add(f.Key(), s)
 				srcs[i], data[i] = s, whole
 				return nil
@@ -380,13 +410,14 @@ func (db *Database) publish(prev, next *View, applied []*source) bool {
 	}
 	db.current = next
 	db.mu.Unlock()
+	evict := applied
 	if db.readers.Load() > 0 {
 		// A transaction still reads an older view, maybe one of files that
 		// compaction will delete: its pages stay cached (the LRU ages them
 		// out) rather than being fetched again, or not at all.
-		applied = nil
+		evict = nil
 	}
-	for _, s := range applied {
+	for _, s := range evict {
 		for _, fr := range s.file.Frames {
 			if old := prev.lookup(fr.Pgno); old.src != nil && old.src != s && old.src.file != nil {
 				db.cache.remove(pageKey{old.src.key(), fr.Pgno})
@@ -398,6 +429,9 @@ func (db *Database) publish(prev, next *View, applied []*source) bool {
 	}
 	if next.commit != prev.commit && db.opts.Resized != nil {
 		db.opts.Resized() // the page indexes' share of the memory limit moved
+	}
+	if h := db.hyd.Load(); h != nil {
+		h.published(prev, next, applied) // the hydrated file follows
 	}
 	return true
 }
@@ -475,11 +509,14 @@ func (db *Database) Writer() *Writer {
 	return db.writer
 }
 
-// Close stops the poller and waits for it, closes the write path, and
-// releases the storage backend.
+// Close stops the poller and the hydrator and waits for them, closes the
+// write path, and releases the storage backend.
 func (db *Database) Close() error {
 	db.cancel()
 	<-db.pollDone
+	if h := db.hyd.Load(); h != nil {
+		h.close()
+	}
 	var err error
 	if w := db.Writer(); w != nil {
 		err = w.close()

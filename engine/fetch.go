@@ -25,6 +25,11 @@ func (db *Database) page(ctx context.Context, v *View, pgno uint32, window int, 
 	if loc.src.buf != nil {
 		return loc.src.buf.readPage(loc.frame) // a pending local commit
 	}
+	if h := db.hyd.Load(); h != nil {
+		if p, ok := h.read(v, pgno, loc); ok {
+			return p, nil // the hydrated file holds this version
+		}
+	}
 	k := pageKey{loc.src.key(), pgno}
 	if p, ok := db.cache.get(k); ok {
 		return p, nil

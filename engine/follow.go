@@ -107,10 +107,12 @@ func (db *Database) poll(ctx context.Context) error {
 		return err
 	}
 	next.counter = db.nextCounter()
+	// Warmed before publishing: the hydrated file, woken by the publish,
+	// takes the new pages from the cache.
+	db.warm(next, srcs, data)
 	if !db.publish(cur, next, srcs) {
 		return nil // the view was re-planned meanwhile; the next tick retries
 	}
-	db.warm(next, srcs, data)
 	db.advanceL1(nextL1(l1, next.txid))
 	db.lastPoll.Store(time.Now().UnixNano())
 	db.log.Debug("applied new transactions", "from", cur.txid, "to", next.txid, "files", len(files))

@@ -67,6 +67,23 @@ func (r *Reader) watch(ctx context.Context) (context.Context, func()) {
 // interrupted; it matches context.Canceled too.
 var ErrInterrupted = fmt.Errorf("interrupted: %w", context.Canceled)
 
+// ReadLocal copies bytes [off, off+len(dst)) of page pgno as of v into dst
+// from the hydrated file, when the file holds that version of the page,
+// and reports whether it did: the fast path of a hydrated replica (no
+// allocation, no context, no read-ahead). Pages it does not serve are read
+// with Read.
+func (r *Reader) ReadLocal(v *View, pgno uint32, dst []byte, off int) bool {
+	h := r.db.hyd.Load()
+	if h == nil {
+		return false
+	}
+	loc := v.lookup(pgno)
+	if loc.src == nil || loc.src.buf != nil || off+len(dst) > int(v.pageSize) {
+		return false
+	}
+	return h.readInto(v, pgno, loc, dst, off)
+}
+
 // Read returns page pgno as of v: nil (with a nil error) for a page that
 // reads as zeros. When v names a file that compaction has since deleted,
 // v is rebuilt at the same TXID from a fresh listing and the read retried

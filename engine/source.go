@@ -13,8 +13,9 @@ import (
 //     overlay; only the writing connection sees them);
 //  2. the local write buffer: commits acknowledged locally and not yet
 //     stored (group commit) — a source with log != nil;
-//  3. the hydrated local file, when it holds exactly the view's stored
-//     state (a property of the whole view, not of a page);
+//  3. the hydrated local file, when it holds the version of the page the
+//     view wants: the file is the view's stored state, or the page did
+//     not change between the file's state and the view's (hydrate.go);
 //  4. the page cache, then a frame of a stored LTX file — a source with
 //     file != nil — fetched with a range read.
 //
@@ -29,6 +30,10 @@ type source struct {
 	// version is at least the current one's. For a stored file it is the
 	// file's MaxTXID.
 	version ltx.TXID
+	// whole says the stored file was read whole, and verified, when it
+	// was indexed: its cached pages are as good as the file (hydration
+	// takes them instead of downloading the file again).
+	whole bool
 }
 
 // fileSource wraps a stored file's index.

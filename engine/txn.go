@@ -166,11 +166,13 @@ func (t *Txn) store(ctx context.Context, pgnos []uint32, size uint32) (*View, er
 	if err != nil {
 		return nil, err
 	}
+	// Warmed before publishing: the hydrated file, woken by the publish,
+	// takes the committed pages from the cache instead of downloading them.
+	t.warm(x)
 	next, err := w.publishStored(base, x)
 	if err != nil {
 		return nil, err
 	}
-	t.warm(x)
 	db.log.Debug("committed", "txid", txid, "pages", len(x.Frames), "size", size, "bytes", x.File.Size)
 	return next, nil
 }

@@ -40,6 +40,8 @@ static const strata_fn strata_fns[] = {
 	{"strata_txid", "strata_txid", 0, 0},
 	{"strata_lag", "strata_lag", 0, 1},
 	{"strata_sync", "strata_sync", 0, 0},
+	{"strata_hydration", "strata_hydration", 0, 0},
+	{"strata_hydration_progress", "strata_hydration_progress", 0, 1},
 };
 
 // strata_call runs the function's pragma on one attached database (main

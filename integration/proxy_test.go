@@ -53,6 +53,7 @@ type faultProxy struct {
 	rng *rand.Rand
 
 	lists, gets, puts, other, injected atomic.Int64
+	bytes                              atomic.Int64 // response bytes read by clients
 	// putsLost counts PUTs the server stored whose answer was dropped.
 	putsLost atomic.Int64
 }
@@ -95,6 +96,7 @@ func (p *faultProxy) resetCounts() {
 	p.other.Store(0)
 	p.injected.Store(0)
 	p.putsLost.Store(0)
+	p.bytes.Store(0)
 }
 
 // roll returns the current faults and a random number in [0, 1).
@@ -212,11 +214,24 @@ type shortKey struct{}
 // modifyResponse cuts marked bodies in half; the reverse proxy then drops
 // the connection, and the client sees fewer bytes than Content-Length.
 func (p *faultProxy) modifyResponse(resp *http.Response) error {
+	resp.Body = &countedBody{ReadCloser: resp.Body, n: &p.bytes}
 	if resp.Request.Context().Value(shortKey{}) == nil || resp.StatusCode/100 != 2 || resp.ContentLength < 2 {
 		return nil
 	}
 	resp.Body = &halfBody{rc: resp.Body, left: resp.ContentLength / 2}
 	return nil
+}
+
+// countedBody counts the bytes of a response that the client reads.
+type countedBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countedBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 var errCut = errors.New("body cut short by the test proxy")

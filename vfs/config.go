@@ -42,8 +42,14 @@ type Config struct {
 	// together at that interval (group commit).
 	Sync time.Duration
 	// BufferDir holds the local write buffers (STRATA_BUFFER_DIR; default
-	// $XDG_STATE_HOME/strata or ~/.local/state/strata).
+	// $XDG_STATE_HOME/strata or ~/.local/state/strata), and the hydrated
+	// files of hydrate=1, under BufferDir/hydrated.
 	BufferDir string
+	// Hydrate keeps a local copy of every replica opened (STRATA_HYDRATE,
+	// URI hydrate=): "1" for a file per replica under BufferDir/hydrated,
+	// or the path of the file (then for one replica only: a file holds one
+	// replica). Empty or "0": off, unless a connection asks.
+	Hydrate string
 	// Default makes strata the process's default VFS (STRATA_DEFAULT_VFS=1),
 	// for clients that cannot pass vfs=strata in a URI (better-sqlite3 is
 	// built without URI filenames): every database they open is then a
@@ -75,7 +81,8 @@ func (c Config) withDefaults() Config {
 
 // ConfigFromEnv is the configuration of a process that strata owns (the
 // command, the extension): ManageMemory on, and STRATA_REPLICA_URL, STRATA_DEFAULT_VFS, STRATA_POLL_INTERVAL,
-// STRATA_CACHE_SIZE, STRATA_LOG_LEVEL and STRATA_LOG_FILE. Logs go to
+// STRATA_CACHE_SIZE, STRATA_WRITE, STRATA_SYNC, STRATA_BUFFER_DIR,
+// STRATA_HYDRATE, STRATA_LOG_LEVEL and STRATA_LOG_FILE. Logs go to
 // STRATA_LOG_FILE, or to stderr when only a level is set; never to stdout.
 func ConfigFromEnv() (Config, error) {
 	c := Config{ManageMemory: true}
@@ -107,6 +114,7 @@ func ConfigFromEnv() (Config, error) {
 		}
 	}
 	c.BufferDir = os.Getenv("STRATA_BUFFER_DIR")
+	c.Hydrate = os.Getenv("STRATA_HYDRATE")
 	c.Logger, err = loggerFromEnv(os.Getenv("STRATA_LOG_LEVEL"), os.Getenv("STRATA_LOG_FILE"))
 	return c, err
 }

@@ -163,8 +163,7 @@ func (f *file) readView(v *engine.View, p []byte, off int64) (int, error) {
 	if ps == 0 {
 		return 0, io.EOF
 	}
-	ctx, cancel := context.WithTimeout(f.db.Context(), readTimeout)
-	defer cancel()
+	var ctx context.Context // made for the first page not in the hydrated file
 	n := 0
 	for n < len(p) {
 		pos := off + int64(n)
@@ -172,6 +171,19 @@ func (f *file) readView(v *engine.View, p []byte, off int64) (int, error) {
 		if pgno > v.Pages() {
 			clear(p[n:])
 			return n, io.EOF
+		}
+		within := int(pos % ps)
+		if c := min(len(p)-n, int(ps)-within); f.reader.ReadLocal(v, pgno, p[n:n+c], within) {
+			if pgno == 1 && within < 100 {
+				patchHeader(p[n:n+c], within, v)
+			}
+			n += c
+			continue
+		}
+		if ctx == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(f.db.Context(), readTimeout)
+			defer cancel()
 		}
 		page, fresh, err := f.reader.Read(ctx, v, pgno)
 		if err != nil {
@@ -187,7 +199,6 @@ func (f *file) readView(v *engine.View, p []byte, off int64) (int, error) {
 			f.replace(v, fresh)
 			v = fresh
 		}
-		within := int(pos % ps)
 		var c int
 		if page == nil {
 			c = min(len(p)-n, int(ps)-within)

@@ -24,6 +24,7 @@ type params struct {
 	sync         time.Duration // 0: a commit is stored before it returns
 	buffer       string        // the write buffer's directory
 	readOnly     bool          // mode=ro: SQLite was told the file is read-only
+	hydrate      string        // the hydrated file's path; "" when not asked for
 }
 
 func parseParams(raw map[string]string, cfg Config) (params, error) {
@@ -69,6 +70,20 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 			return p, fmt.Errorf("URI parameter buffer is empty: want a directory for the write buffer")
 		}
 		p.buffer = v
+	}
+	hydrate := cfg.Hydrate
+	if v, ok := raw["hydrate"]; ok {
+		if v == "" {
+			return p, fmt.Errorf("URI parameter hydrate is empty: want 1 (a file per replica in the state directory), 0, or the path of the hydrated file")
+		}
+		hydrate = v
+	}
+	switch hydrate {
+	case "", "0", "false", "off":
+	case "1", "true", "on":
+		p.hydrate = filepath.Join(cfg.BufferDir, "hydrated", bufferName(p.key)+".db")
+	default:
+		p.hydrate = hydrate
 	}
 	if v, ok := raw["txid"]; ok {
 		id, err := replica.ParseTXID(v)

@@ -77,6 +77,16 @@ func (f *file) pragma(name string, value *string) (string, error) {
 			return "", err
 		}
 		return txid.String(), nil
+	case "strata_hydration":
+		if value != nil {
+			return "", fmt.Errorf("strata_hydration is read-only: enable hydration with the hydrate= URI parameter or STRATA_HYDRATE")
+		}
+		return f.db.Hydration().JSON(), nil
+	case "strata_hydration_progress":
+		if value != nil {
+			return "", fmt.Errorf("strata_hydration_progress is read-only")
+		}
+		return strconv.FormatFloat(f.db.Hydration().Percent, 'f', 1, 64), nil
 	case "strata_last_error":
 		if value != nil {
 			return "", fmt.Errorf("strata_last_error is read-only")

@@ -113,6 +113,7 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 		Wait:         p.wait,
 		Target:       p.target,
 		Create:       p.write,
+		Hydrate:      p.hydrate, // the first connection's starts with the open
 	}
 	if p.pollInterval > 0 { // URI parameters of the first connection win
 		opts.PollInterval = p.pollInterval
@@ -134,6 +135,12 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 	f.reader = db.NewReader(f.interrupted)
 	if p.write {
 		if _, err := db.EnableWrites(engine.WriteOptions{Dir: p.buffer, Sync: p.sync}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if p.hydrate != "" {
+		if err := db.Hydrate(p.hydrate); err != nil {
 			f.Close()
 			return nil, err
 		}

@@ -41,6 +41,19 @@ func openBenchWriter(replicaURL string, cacheBytes int64, sync, buffer string) (
 	return sql.Open("sqlite3", vfs.URI(replicaURL, "cache_size", strconv.FormatInt(cacheBytes, 10), "write", "1", "sync", sync, "buffer", buffer))
 }
 
+// openBenchHydrated opens a replica through the strata VFS hydrated into
+// path (H scenarios), or without hydration when path is empty.
+func openBenchHydrated(replicaURL, path string, cacheBytes int64) (*sql.DB, error) {
+	if _, err := vfs.Register(vfs.Config{CacheSize: cacheBytes, ManageMemory: true}); err != nil {
+		return nil, err
+	}
+	params := []string{"cache_size", strconv.FormatInt(cacheBytes, 10)}
+	if path != "" {
+		params = append(params, "hydrate", path)
+	}
+	return sql.Open("sqlite3", vfs.URI(replicaURL, params...))
+}
+
 // childFlag marks a re-execution of this binary for one cold run. It is
 // not a documented flag: only the harness passes it.
 const childFlag = "-child"
@@ -49,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := bench.Config{
 		Openers:   benchOpeners,
 		OpenWrite: openBenchWriter,
+		Hydrate:   openBenchHydrated,
 		ChildArgs: []string{"bench"},
 		Stdout:    stdout, Stderr: stderr,
 	}
@@ -68,7 +82,7 @@ func parseBenchFlags(cfg *bench.Config, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Repeats, "repeats", 3, "cold runs per scenario")
 	fs.BoolVar(&cfg.Full, "full", false, "full sizes (lookups on 256 MiB, scan of 64 MiB) instead of quick ones")
 	fs.IntVar(&cfg.L0, "l0", 100, "level-0 files (small transactions) on top of each snapshot")
-	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: S1,S2,S2-pk,S2-idx,S3,S4,S5,W1-commit,W1-group,W2,W3 (default all)")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: S1,S2,S2-pk,S2-idx,S3,S4,S5,H1,H2,H3,W1-commit,W1-group,W2,W3 (default all)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory (server data) after the run")
 	fs.StringVar(&cfg.CacheDir, "cache-dir", ".cache/bench", "where generated datasets are cached")

@@ -15,12 +15,13 @@ import (
 )
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "query [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL SQL", stderr)
+	fs := newFlags("query", "query [-txid N | -timestamp T] [-wait D] [-hydrate FILE] [-json | -csv | -table | -box | -line | -list] [-header] URL SQL", stderr)
 	var tf targetFlags
 	tf.register(fs, "query")
 	var of outputFlags
 	of.register(fs)
 	wait := fs.Duration("wait", 0, "if the replica has no LTX files yet, wait up to this `duration` for the first one")
+	hydrate := fs.String("hydrate", "", "keep a local copy of the replica in this `file`, restored in the background and resumed or caught up by the next run; reads use it once complete")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
@@ -33,7 +34,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait})
+	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait, hydrate: *hydrate})
 	if err != nil {
 		return err
 	}
@@ -108,6 +109,8 @@ type connOptions struct {
 	// the write buffer in buffer ("" for the default).
 	write        bool
 	sync, buffer string
+	// hydrate keeps a local copy of the replica in this file ("": none).
+	hydrate string
 }
 
 // params are the URI parameters of o.
@@ -124,6 +127,9 @@ func (o connOptions) params() []string {
 		if o.buffer != "" {
 			params = append(params, "buffer", o.buffer)
 		}
+	}
+	if o.hydrate != "" {
+		params = append(params, "hydrate", o.hydrate)
 	}
 	return params
 }

@@ -19,7 +19,7 @@ import (
 )
 
 func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("shell", "shell [-write [-sync commit|DURATION] [-buffer DIR]] [-txid N | -timestamp T] [-wait D] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
+	fs := newFlags("shell", "shell [-write [-sync commit|DURATION] [-buffer DIR]] [-txid N | -timestamp T] [-wait D] [-hydrate FILE] [-json | -csv | -table | -box | -line | -list] [-header] URL", stderr)
 	var tf targetFlags
 	tf.register(fs, "start at")
 	var of outputFlags
@@ -28,6 +28,7 @@ func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	write := fs.Bool("write", false, "open the replica writable: each statement commits as in sqlite3 (or BEGIN ... COMMIT), and each commit is stored as the next TXID")
 	syncMode := fs.String("sync", "", "with -write, when COMMIT returns: `commit` (after its LTX file is stored) or a duration such as 1s (group commit) (default $STRATA_SYNC or commit)")
 	buffer := fs.String("buffer", "", "with -write, `directory` of the local write buffer (default $STRATA_BUFFER_DIR or ~/.local/state/strata)")
+	hydrate := fs.String("hydrate", "", "keep a local copy of the replica in this `file`, restored in the background and resumed or caught up by the next run; reads use it once complete")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -43,7 +44,7 @@ func runShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkWriteFlags(*write, *syncMode, *buffer, target); err != nil {
 		return err
 	}
-	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait, write: *write, sync: *syncMode, buffer: *buffer})
+	conn, err := openConn(ctx, pos[0], connOptions{target: target, wait: *wait, write: *write, sync: *syncMode, buffer: *buffer, hydrate: *hydrate})
 	if err != nil {
 		return err
 	}
