@@ -28,7 +28,7 @@ DEMO := .cache/demo
 NODE_DIR := .cache/node
 export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 
-.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean
+.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean fixtures
 
 all: build
 
@@ -75,6 +75,12 @@ demo: build
 	bin/strata restore -o $(DEMO)/restored.db $(DEMO)/replica
 	@echo "==> read the restored file"
 	bin/demo query $(DEMO)/restored.db "select customer, count(*), sum(cents) from orders group by customer order by sum(cents) desc limit 3"
+
+# Regenerate the Litestream fixtures in testdata/ (see testdata/README.md)
+# with the real `litestream replicate`; about half a minute. It needs
+# litestream v0.5.18 and says how to install it when it is missing.
+fixtures:
+	$(GO) run ./internal/fixturegen -out testdata
 
 # What the tests need: versitygw (S3 integration tests), the sqlite3 shell
 # and Python 3 (compatibility tests of the loadable extension).
