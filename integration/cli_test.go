@@ -365,7 +365,7 @@ func TestCLIFixture(t *testing.T) {
 	env := cliEnv(t, srv.Env()...)
 	dirReplica := fixture.ReplicaDir(t)
 	const countSum = `select count(*), sum(cents) from orders`
-	line := func(s fixture.State) string { return fmt.Sprintf("%d|%d\n", s.Count, s.SumCents) }
+	line := func(s fixture.State) string { return fmt.Sprintf("%d|%d\n", s.Count, s.Sum) }
 
 	t.Run("restore", func(t *testing.T) {
 		dir := t.TempDir()
@@ -408,7 +408,7 @@ func TestCLIFixture(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 				t.Fatalf("query -json: %v: %s", err, r)
 			}
-			want := map[string]any{"n": float64(last.Count), "cents": float64(last.SumCents), "s": "x|y", "z": nil}
+			want := map[string]any{"n": float64(last.Count), "cents": float64(last.Sum), "s": "x|y", "z": nil}
 			if len(rows) != 1 || fmt.Sprint(rows[0]) != fmt.Sprint(want) {
 				t.Errorf("query -json: got %v, want [%v]", rows, want)
 			}

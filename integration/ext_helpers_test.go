@@ -203,7 +203,7 @@ func extOK(t testing.TB, what string, r extResult) {
 
 // extOrders is `select count(*), sum(cents) from orders` of a state as the
 // sqlite3 shell prints it.
-func extOrders(s fixture.State) string { return fmt.Sprintf("%d|%d", s.Count, s.SumCents) }
+func extOrders(s fixture.State) string { return fmt.Sprintf("%d|%d", s.Count, s.Sum) }
 
 // extTime formats a time for PRAGMA strata_time.
 func extTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

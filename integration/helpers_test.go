@@ -104,7 +104,7 @@ func mustOrders(t testing.TB, q querier) orders {
 	return o
 }
 
-func truthOf(s fixture.State) orders { return orders{s.Count, s.SumCents} }
+func truthOf(s fixture.State) orders { return orders{s.Count, s.Sum} }
 
 func mustScalar[T any](t testing.TB, q querier, query string) T {
 	t.Helper()

@@ -39,7 +39,7 @@ func mutate(t testing.TB, path string, fn func([]byte) []byte) {
 // TestBadFiles: damaged or vanished files give errors that name the file,
 // typed so that callers can tell corruption from absence, and never panic.
 func TestBadFiles(t *testing.T) {
-	const latest = ltx.TXID(10)
+	latest := fixture.Truth(t)[len(fixture.Truth(t))-1].TXID
 	tests := []struct {
 		name string
 		// damage breaks L0 file txid of a copy of the fixture, after it was
@@ -110,7 +110,15 @@ func TestBadFiles(t *testing.T) {
 			ctx := context.Background()
 			dir := fixture.CopyReplica(t)
 			r := openDir(t, dir)
-			files := listAll(t, r)
+			// A plan of level-0 files only (the fixture keeps one per TXID),
+			// so that every damaged file below is in it: the full listing's
+			// plan would take snapshots and compacted files instead.
+			var files []storage.FileInfo
+			for _, f := range listAll(t, r) {
+				if f.Level == 0 {
+					files = append(files, f)
+				}
+			}
 			plan, err := replica.BuildPlan(files, 0)
 			if err != nil {
 				t.Fatal(err)

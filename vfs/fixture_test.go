@@ -21,7 +21,7 @@ func ordersOf(t testing.TB, q querier) orders {
 	return o
 }
 
-func truthOf(s fixture.State) orders { return orders{s.Count, s.SumCents} }
+func truthOf(s fixture.State) orders { return orders{s.Count, s.Sum} }
 
 // The shared Litestream fixture, read in place from its directory, gives
 // truth.json's last state at latest and every earlier state when asked for
