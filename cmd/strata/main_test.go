@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/fixture"
+	"github.com/superfly/ltx"
 )
 
 // result is what one run of the command gave.
@@ -199,30 +201,88 @@ func lsEntries(t testing.TB, url string) []lsEntry {
 	return entries
 }
 
+// TestLsFixture: ls lists every file of the fixture, by level, with what
+// its header and page index say.
 func TestLsFixture(t *testing.T) {
 	rep := fixture.ReplicaDir(t)
+	files, err := fixture.ListFiles(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
 	entries := lsEntries(t, rep)
-	if len(entries) != 12 {
-		t.Fatalf("ls -json listed %d files, want 12 (10 at level 0, 1 at level 1, 1 at level 9)", len(entries))
+	if len(entries) != len(files) {
+		t.Fatalf("ls -json listed %d files, the fixture has %d", len(entries), len(files))
 	}
-	last := entries[9]
-	if last.Level != 0 || last.MinTXID != "000000000000000a" || last.MaxTXID != "000000000000000a" ||
-		last.Size != 29924 || last.PageSize != 4096 || last.Commit != 22 || last.Pages != 18 {
-		t.Errorf("L0 file 10: %+v", last)
+	for i, e := range entries {
+		f := files[i]
+		h, err := fixture.ReadHeader(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Level != f.Level || e.MinTXID != f.MinTXID.String() || e.MaxTXID != f.MaxTXID.String() ||
+			e.Size != st.Size() || e.PageSize != h.PageSize || e.Commit != h.Commit || !e.Time.Equal(time.UnixMilli(h.Timestamp)) {
+			t.Errorf("entry %d = %+v; the fixture has %s: %d bytes, %d-byte pages, commit %d, time %s",
+				i, e, f, st.Size(), h.PageSize, h.Commit, time.UnixMilli(h.Timestamp).UTC())
+		}
+		if e.Pages < 1 || e.Pages > int(e.Commit) {
+			t.Errorf("entry %d (%s): %d pages, want 1 to %d", i, f, e.Pages, e.Commit)
+		}
 	}
+
+	// The last level-0 file, in detail: its pages are those of its page
+	// index, its time is about when the writer committed.
 	states := fixture.Truth(t)
-	if d := last.Time.Sub(states[len(states)-1].Time()); d < -time.Second || d > time.Second {
-		t.Errorf("L0 file 10 committed at %s, truth.json says about %s", last.Time, states[len(states)-1].Time())
+	last := states[len(states)-1]
+	var l0 lsEntry
+	for _, e := range entries {
+		if e.Level == 0 && e.MaxTXID == last.TXID.String() {
+			l0 = e
+		}
 	}
-	if entries[10].Level != 1 || entries[11].Level != 9 {
-		t.Errorf("levels not in order: %d, %d", entries[10].Level, entries[11].Level)
+	if l0.MaxTXID == "" {
+		t.Fatalf("ls -json lists no level-0 file for TXID %s", last.TXID)
+	}
+	if want := countPages(t, fixture.L0(rep, last.TXID)); l0.Pages != want || l0.Commit != last.Pages {
+		t.Errorf("L0 file of TXID %s: %d pages, commit %d; want %d pages, commit %d", last.TXID, l0.Pages, l0.Commit, want, last.Pages)
+	}
+	if d := l0.Time.Sub(last.Time()); d < -time.Second || d > time.Second {
+		t.Errorf("L0 file of TXID %s committed at %s, truth.json says about %s", last.TXID, l0.Time, last.Time())
 	}
 
 	plain := strata(t, "ls", rep)
 	plain.want(t, 0)
 	lines := strings.Split(strings.TrimSpace(plain.stdout), "\n")
-	if len(lines) != 13 || !strings.HasPrefix(lines[0], "LEVEL") {
-		t.Errorf("ls printed %d lines, want a header and 12 files:\n%s", len(lines), plain.stdout)
+	if len(lines) != len(files)+1 || !strings.HasPrefix(lines[0], "LEVEL") {
+		t.Errorf("ls printed %d lines, want a header and %d files:\n%s", len(lines), len(files), plain.stdout)
+	}
+}
+
+// countPages decodes the LTX file at path and counts its page frames.
+func countPages(t testing.TB, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := ltx.NewDecoder(f)
+	if err := dec.DecodeHeader(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	buf := make([]byte, dec.Header().PageSize)
+	n := 0
+	for {
+		var ph ltx.PageHeader
+		if err := dec.DecodePage(&ph, buf); err == io.EOF {
+			return n
+		} else if err != nil {
+			t.Fatalf("%s: page %d: %v", path, n, err)
+		}
+		n++
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 
 // gap is the least time between one state's level-0 file appearing and the
 // next commit: twice the margin fixture.TimeFor promises on either side of
-// a state's header time.
-const gap = 700 * time.Millisecond
+// a state's header time, and long enough that a whole second (a readable
+// time for examples) always falls clearly between two commits.
+const gap = 1500 * time.Millisecond
 
 // generator writes one fixture.
 type generator struct {
