@@ -354,7 +354,7 @@ func TestCLIS3RoundTrip(t *testing.T) {
 	}
 }
 
-// The shared Litestream fixture: restore (from S3) and query in place
+// The shop fixture (written by Litestream): restore (from S3) and query in place
 // (from the directory and from S3) give every state of truth.json, at
 // latest and by -timestamp.
 func TestCLIFixture(t *testing.T) {
@@ -381,8 +381,8 @@ func TestCLIFixture(t *testing.T) {
 			at := fixture.TimeFor(states, i).UTC().Format(time.RFC3339Nano)
 			out := filepath.Join(dir, fmt.Sprintf("state%d.db", i))
 			r := strataOK(t, env, dir, "restore", "-timestamp", at, "-o", out, s3)
-			if !strings.Contains(r.stderr, fixture.TXID(i).String()) {
-				t.Errorf("state %d: restore does not report TXID %s: %s", i, fixture.TXID(i), r)
+			if !strings.Contains(r.stderr, s.TXID.String()) {
+				t.Errorf("state %d: restore does not report TXID %s: %s", i, s.TXID, r)
 			}
 			if got := cliOrders(t, out); got != truthOf(s) {
 				t.Errorf("state %d (%s) at %s: got %+v, want %+v", i, s.After, at, got, truthOf(s))
