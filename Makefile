@@ -55,8 +55,9 @@ sqlite-headers:
 
 # The benchmark: versitygw behind a latency-injecting proxy (see README).
 # BENCHFLAGS=-full for the large sizes, -json for machines.
-bench: build test-deps
-	bin/strata bench $(BENCHFLAGS)
+bench: test-deps
+	$(GO) build -o bin/strata-bench ./cmd/strata-bench
+	bin/strata-bench $(BENCHFLAGS)
 
 # The demo: create a database, import it into a directory replica, list the
 # replica, query it in place, restore it to a file and read the file back.

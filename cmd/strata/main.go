@@ -28,7 +28,6 @@ func commands() map[string]command {
 		"ls":      {"list the LTX files of a replica, per level", runLs},
 		"query":   {"run SQL on a replica in place, through the strata VFS", runQuery},
 		"shell":   {"interactive SQL prompt on a replica", runShell},
-		"bench":   {"benchmark against S3 behind a latency-injecting proxy", runBench},
 	}
 }
 
