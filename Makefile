@@ -23,12 +23,16 @@ TEST_TIMEOUT ?= 15m
 
 DEMO := .cache/demo
 
+# Version of the release artifacts `make dist` writes (archives, wheel,
+# npm package).
+VERSION ?= 0.1.0
+
 # better-sqlite3 for the README's Node example (built from source here:
 # about a minute the first time, then cached in .cache/node).
 NODE_DIR := .cache/node
 export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 
-.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean fixtures
+.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean fixtures dist dist-deps test-dist
 
 all: build
 
@@ -108,6 +112,46 @@ node-deps:
 		npm install --silent --no-audit --no-fund better-sqlite3@12 >/dev/null; \
 	fi
 
+# Release artifacts in dist/: the command and the extension for linux
+# amd64 and arm64 as .tar.gz, Python wheels, an npm package, SHA256SUMS
+# (see scripts/dist.sh and "Packages" in README.md).
+dist: sqlite-headers dist-deps
+	VERSION=$(VERSION) GO=$(GO) scripts/dist.sh
+
+# arm64 is built with Debian's cross compiler and arm64 C library; the npm
+# package is made by npm pack.
+dist-deps:
+	@missing=""; \
+	command -v aarch64-linux-gnu-gcc >/dev/null || missing="$$missing gcc-aarch64-linux-gnu"; \
+	[ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing="$$missing libc6-dev-arm64-cross"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install$$missing"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "make dist needs these Debian packages and is not root: apt-get install$$missing" >&2; exit 1; \
+		fi; \
+	fi
+
+# Builds dist/ and tests what it holds: checksums, archive contents (the
+# amd64 command run on the shop fixture; arm64 binaries checked to be
+# arm64 ELF), the wheel installed into a fresh virtualenv of
+# /usr/bin/python3, the npm package installed into an empty directory.
+test-dist: dist test-deps node-deps
+	@if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install python3-venv"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+		else \
+			echo "python3 -m venv does not work and not root: apt-get install python3-venv" >&2; exit 1; \
+		fi; \
+	fi
+	STRATA_DIST=$(CURDIR)/dist $(GO) test -tags dist -count=1 -timeout $(TEST_TIMEOUT) -run TestDist ./integration
+
 vet: sqlite-headers
 	$(GO) vet ./...
 	$(GO) vet -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
@@ -117,6 +161,7 @@ test: test-deps node-deps vet lint
 	@rest="$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))" || true)"; \
 	if [ -n "$$rest" ]; then echo "$(GO) test -timeout $(TEST_TIMEOUT) (without -race) $$rest"; \
 		$(GO) test -timeout $(TEST_TIMEOUT) $$rest; fi
+	$(MAKE) test-dist
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -124,4 +169,4 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
 
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache dist
