@@ -110,19 +110,11 @@ func TestBadFiles(t *testing.T) {
 			ctx := context.Background()
 			dir := fixture.CopyReplica(t)
 			r := openDir(t, dir)
-			// A plan of level-0 files only (the fixture keeps one per TXID),
-			// so that every damaged file below is in it: the full listing's
-			// plan would take snapshots and compacted files instead.
-			var files []storage.FileInfo
-			for _, f := range listAll(t, r) {
-				if f.Level == 0 {
-					files = append(files, f)
-				}
-			}
-			plan, err := replica.BuildPlan(files, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// A plan of level-0 files only, so that every damaged file
+			// below is in it: the full listing's plan would take snapshots
+			// and compacted files instead.
+			plan := level0Plan(t, r)
+			files := plan.Files
 			tt.damage(t, dir)
 			// The listing is from before the damage, as for a reader whose
 			// files change under it; sizes are what storage says now.
@@ -157,7 +149,7 @@ func TestBadFiles(t *testing.T) {
 				_, err := r.Index(ctx, bad)
 				check("Index", err)
 			}
-			_, err = restoreFile(t, r, plan)
+			_, err := restoreFile(t, r, plan)
 			check("Restore", err)
 		})
 	}

@@ -138,6 +138,23 @@ func fileAt(t testing.TB, files []storage.FileInfo, level int, minTXID, maxTXID 
 	return storage.FileInfo{}
 }
 
+// level0Plan is the plan of r's latest state from its level-0 files only
+// (the fixtures keep one per TXID, from TXID 1): as many files as TXIDs.
+func level0Plan(t testing.TB, r *replica.Replica) replica.Plan {
+	t.Helper()
+	var l0 []storage.FileInfo
+	for _, f := range listAll(t, r) {
+		if f.Level == 0 {
+			l0 = append(l0, f)
+		}
+	}
+	plan, err := replica.BuildPlan(l0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
 func listAll(t testing.TB, r *replica.Replica) []storage.FileInfo {
 	t.Helper()
 	files, err := r.Files(context.Background())
