@@ -37,7 +37,7 @@ func findLitestream(path string) (string, error) {
 		return "", fmt.Errorf("%s version: %w; %s", path, err, installHint)
 	}
 	if v := strings.TrimSpace(string(out)); v != litestreamVersion {
-		return "", fmt.Errorf("%s is litestream %s; the fixtures are written with %s: %s", path, v, litestreamVersion, installHint)
+		return "", fmt.Errorf("%s version says %q; the fixtures are written with litestream %s: %s", path, v, litestreamVersion, installHint)
 	}
 	return path, nil
 }
