@@ -36,6 +36,10 @@ FUZZ := $(GO) test -run='^$$' -fuzzminimizetime=3s
 
 DEMO := .cache/demo
 
+# Version of the release artifacts `make dist` writes (archives, wheel,
+# npm package).
+VERSION ?= 0.1.0
+
 # better-sqlite3 for the README's Node example (built from source here:
 # about a minute the first time, then cached in .cache/node).
 NODE_DIR := .cache/node
@@ -46,7 +50,7 @@ export STRATA_TEST_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 AZURITE_DIR := .cache/azurite
 export STRATA_TEST_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/azurite/dist/src/blob/main.js
 
-.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean
+.PHONY: all build build-ext sqlite-headers demo test test-deps node-deps vet lint bench clean fixtures dist dist-deps test-dist
 
 all: build
 
@@ -73,8 +77,9 @@ sqlite-headers:
 
 # The benchmark: versitygw behind a latency-injecting proxy (see README).
 # BENCHFLAGS=-full for the large sizes, -json for machines.
-bench: build test-deps
-	bin/strata bench $(BENCHFLAGS)
+bench: test-deps
+	$(GO) build -o bin/strata-bench ./cmd/strata-bench
+	bin/strata-bench $(BENCHFLAGS)
 
 # The demo: create a database, import it into a directory replica, list the
 # replica, query it in place, restore it to a file and read the file back.
@@ -93,6 +98,12 @@ demo: build
 	bin/strata restore -o $(DEMO)/restored.db $(DEMO)/replica
 	@echo "==> read the restored file"
 	bin/demo query $(DEMO)/restored.db "select customer, count(*), sum(cents) from orders group by customer order by sum(cents) desc limit 3"
+
+# Regenerate the Litestream fixtures in testdata/ (see testdata/README.md)
+# with the real `litestream replicate`; about half a minute. It needs
+# litestream v0.5.18 and says how to install it when it is missing.
+fixtures:
+	$(GO) run ./internal/fixturegen -out testdata
 
 # What the tests need: the storage emulators (versitygw for S3,
 # fake-gcs-server for GCS, Azurite for Azure, nginx as a static web server),
@@ -141,6 +152,46 @@ node-deps:
 		npm install --silent --no-audit --no-fund better-sqlite3@12 >/dev/null; \
 	fi
 
+# Release artifacts in dist/: the command and the extension for linux
+# amd64 and arm64 as .tar.gz, Python wheels, an npm package, SHA256SUMS
+# (see scripts/dist.sh and "Packages" in README.md).
+dist: sqlite-headers dist-deps
+	VERSION=$(VERSION) GO=$(GO) scripts/dist.sh
+
+# arm64 is built with Debian's cross compiler and arm64 C library; the npm
+# package is made by npm pack.
+dist-deps:
+	@missing=""; \
+	command -v aarch64-linux-gnu-gcc >/dev/null || missing="$$missing gcc-aarch64-linux-gnu"; \
+	[ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing="$$missing libc6-dev-arm64-cross"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install$$missing"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "make dist needs these Debian packages and is not root: apt-get install$$missing" >&2; exit 1; \
+		fi; \
+	fi
+
+# Builds dist/ and tests what it holds: checksums, archive contents (the
+# amd64 command run on the shop fixture; arm64 binaries checked to be
+# arm64 ELF), the wheel installed into a fresh virtualenv of
+# /usr/bin/python3, the npm package installed into an empty directory.
+test-dist: dist test-deps node-deps
+	@if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> apt-get install python3-venv"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+		else \
+			echo "python3 -m venv does not work and not root: apt-get install python3-venv" >&2; exit 1; \
+		fi; \
+	fi
+	STRATA_DIST=$(CURDIR)/dist $(GO) test -tags dist -count=1 -timeout $(TEST_TIMEOUT) -run TestDist ./integration
+
 vet: sqlite-headers
 	$(GO) vet ./...
 	$(GO) vet -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
@@ -152,6 +203,7 @@ test: test-deps node-deps vet lint
 		$(GO) test -timeout $(TEST_TIMEOUT) $$rest; fi
 	$(FUZZ) -fuzz=FuzzIndex -fuzztime=200000x ./replica
 	$(FUZZ) -fuzz=FuzzReadPath -fuzztime=600x ./internal/corruption
+	$(MAKE) test-dist
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -159,4 +211,4 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags SQLITE3VFS_LOADABLE_EXT ./extension ./vfs
 
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache dist

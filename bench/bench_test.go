@@ -13,7 +13,7 @@ import (
 )
 
 // childEnv makes the test binary act as a benchmark child process, the
-// way `strata bench -child` does.
+// way `strata-bench -child` does.
 const childEnv = "STRATA_BENCH_TEST_CHILD"
 
 var testOpeners = map[string]OpenFunc{"restore": OpenRestored, "vfs": openTestVFS}

@@ -40,7 +40,7 @@ func (r *report) printHeader(w io.Writer) {
 	if r.Bandwidth > 0 {
 		bw = formatBytes(r.Bandwidth) + "/s per response"
 	}
-	fmt.Fprintf(w, "strata bench (%s): opener %s, latency %s, bandwidth %s, %d cold runs each\n",
+	fmt.Fprintf(w, "strata-bench (%s): opener %s, latency %s, bandwidth %s, %d cold runs each\n",
 		mode, r.Opener, r.Latency, bw, r.Repeats)
 	roles := make([]string, 0, len(r.Datasets))
 	for role := range r.Datasets {

@@ -363,7 +363,7 @@ func TestCLIS3RoundTrip(t *testing.T) {
 	}
 }
 
-// The shared Litestream fixture: restore (from S3) and query in place
+// The shop fixture (written by Litestream): restore (from S3) and query in place
 // (from the directory and from S3) give every state of truth.json, at
 // latest and by -timestamp.
 func TestCLIFixture(t *testing.T) {
@@ -374,7 +374,7 @@ func TestCLIFixture(t *testing.T) {
 	env := cliEnv(t, srv.Env()...)
 	dirReplica := fixture.ReplicaDir(t)
 	const countSum = `select count(*), sum(cents) from orders`
-	line := func(s fixture.State) string { return fmt.Sprintf("%d|%d\n", s.Count, s.SumCents) }
+	line := func(s fixture.State) string { return fmt.Sprintf("%d|%d\n", s.Count, s.Sum) }
 
 	t.Run("restore", func(t *testing.T) {
 		dir := t.TempDir()
@@ -390,8 +390,8 @@ func TestCLIFixture(t *testing.T) {
 			at := fixture.TimeFor(states, i).UTC().Format(time.RFC3339Nano)
 			out := filepath.Join(dir, fmt.Sprintf("state%d.db", i))
 			r := strataOK(t, env, dir, "restore", "-timestamp", at, "-o", out, s3)
-			if !strings.Contains(r.stderr, fixture.TXID(i).String()) {
-				t.Errorf("state %d: restore does not report TXID %s: %s", i, fixture.TXID(i), r)
+			if !strings.Contains(r.stderr, s.TXID.String()) {
+				t.Errorf("state %d: restore does not report TXID %s: %s", i, s.TXID, r)
 			}
 			if got := cliOrders(t, out); got != truthOf(s) {
 				t.Errorf("state %d (%s) at %s: got %+v, want %+v", i, s.After, at, got, truthOf(s))
@@ -417,7 +417,7 @@ func TestCLIFixture(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 				t.Fatalf("query -json: %v: %s", err, r)
 			}
-			want := map[string]any{"n": float64(last.Count), "cents": float64(last.SumCents), "s": "x|y", "z": nil}
+			want := map[string]any{"n": float64(last.Count), "cents": float64(last.Sum), "s": "x|y", "z": nil}
 			if len(rows) != 1 || fmt.Sprint(rows[0]) != fmt.Sprint(want) {
 				t.Errorf("query -json: got %v, want [%v]", rows, want)
 			}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/fixture"
+	"github.com/superfly/ltx"
 )
 
 // The hosts the extension is tested in. Debian's python3 is used on
@@ -203,42 +204,46 @@ func extOK(t testing.TB, what string, r extResult) {
 
 // extOrders is `select count(*), sum(cents) from orders` of a state as the
 // sqlite3 shell prints it.
-func extOrders(s fixture.State) string { return fmt.Sprintf("%d|%d", s.Count, s.SumCents) }
+func extOrders(s fixture.State) string { return fmt.Sprintf("%d|%d", s.Count, s.Sum) }
 
 // extTime formats a time for PRAGMA strata_time.
 func extTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// extTruncatedReplica copies the fixture's replica and keeps only the
-// level-0 files up to maxTXID, so the copy's latest state is an earlier
-// one. It returns the copy and the removed files' contents by name.
-func extTruncatedReplica(t testing.TB, maxTXID int) (dir string, removed map[string][]byte) {
+// extTruncatedReplica copies the shop fixture's replica and truncates the
+// copy to maxTXID (see extTruncate).
+func extTruncatedReplica(t testing.TB, maxTXID ltx.TXID) (dir string, removed map[string][]byte) {
 	t.Helper()
 	dir = fixture.CopyReplica(t)
-	l0 := filepath.Join(dir, "ltx", "0")
-	entries, err := os.ReadDir(l0)
+	return dir, extTruncate(t, dir, maxTXID)
+}
+
+// extTruncate removes every file of the replica in dir, at any level, that
+// ends past maxTXID, so that its latest state is an earlier one. It returns
+// the removed level-0 files' contents by name (publishing them in order
+// replays the history).
+func extTruncate(t testing.TB, dir string, maxTXID ltx.TXID) (removed map[string][]byte) {
+	t.Helper()
+	files, err := fixture.ListFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	removed = make(map[string][]byte)
-	for _, e := range entries {
-		var lo, hi uint64
-		if _, err := fmt.Sscanf(e.Name(), "%016x-%016x.ltx", &lo, &hi); err != nil {
-			t.Fatalf("unexpected file %s", e.Name())
-		}
-		if hi <= uint64(maxTXID) {
+	for _, f := range files {
+		if f.MaxTXID <= maxTXID {
 			continue
 		}
-		p := filepath.Join(l0, e.Name())
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
+		if f.Level == 0 {
+			b, err := os.ReadFile(f.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			removed[f.Name()] = b
 		}
-		removed[e.Name()] = b
-		if err := os.Remove(p); err != nil {
+		if err := os.Remove(f.Path); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return dir, removed
+	return removed
 }
 
 // extPublish writes an LTX file into a directory replica the way a writer

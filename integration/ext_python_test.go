@@ -28,7 +28,7 @@ func TestExtPythonTimeTravel(t *testing.T) {
 		fmt.Fprintf(&script, "print(one(db, 'select strata_set_time(?)', 'latest'), orders(db))\n")
 		fmt.Fprintf(&script, "print(one(db, 'select strata_set_time(?)', %q), orders(db), one(db, 'PRAGMA strata_txid'))\n", at)
 		fmt.Fprintf(&script, "db.execute(\"PRAGMA strata_time = 'latest'\")\n")
-		fmt.Fprintf(&want, "%s %s\nlatest %s\n%s %s %s\n", extOrders(s), fixture.TXID(i), extOrders(states[len(states)-1]), at, extOrders(s), fixture.TXID(i))
+		fmt.Fprintf(&want, "%s %s\nlatest %s\n%s %s %s\n", extOrders(s), states[i].TXID, extOrders(states[len(states)-1]), at, extOrders(s), states[i].TXID)
 	}
 	// Errors come back as sqlite3 exceptions with the pragma's message.
 	script.WriteString(`
@@ -52,8 +52,9 @@ for sql in ["select strata_set_time('soon')", "PRAGMA strata_time = 'soon'", "se
 }
 
 // extFollowScript keeps two connections open: one following the replica,
-// one looking at a past time. For each line "COUNT|SUM" on stdin it polls
-// the live one until it shows that state.
+// one looking at a past time. For each TXID on stdin it polls the live one
+// until it shows that TXID (some transactions leave the orders as they
+// were), then prints what it sees.
 const extFollowScript = `
 live = connect(os.environ["REPLICA"])
 past = connect(os.environ["REPLICA"])
@@ -62,11 +63,11 @@ print("ready", orders(live), one(live, "select strata_txid()"), orders(past), fl
 for line in sys.stdin:
     want = line.strip()
     deadline = time.time() + 30
-    got = orders(live)
+    got = one(live, "select strata_txid()")
     while got != want and time.time() < deadline:
         time.sleep(0.02)
-        got = orders(live)
-    print("saw", got, one(live, "select strata_txid()"), orders(past), "%.3f" % one(live, "select strata_lag()"), flush=True)
+        got = one(live, "select strata_txid()")
+    print("saw", orders(live), got, orders(past), "%.3f" % one(live, "select strata_lag()"), flush=True)
 `
 
 // A Python connection that stays open follows new LTX files as they
@@ -74,8 +75,8 @@ for line in sys.stdin:
 func TestExtPythonFollowsNewFiles(t *testing.T) {
 	extRequire(t, extPython3, "Debian package python3")
 	states := fixture.Truth(t)
-	start := 6 // the copy ends at states[6]; the last two files come later
-	replica, removed := extTruncatedReplica(t, int(fixture.TXID(start)))
+	start := 6 // the copy ends at states[6]; the later level-0 files come one by one
+	replica, removed := extTruncatedReplica(t, states[start].TXID)
 	names := make([]string, 0, len(removed))
 	for name := range removed {
 		names = append(names, name)
@@ -122,20 +123,20 @@ func TestExtPythonFollowsNewFiles(t *testing.T) {
 	}
 
 	pastWant := extOrders(states[2])
-	if got := next(); strings.Join(got, " ") != fmt.Sprintf("ready %s %s %s", extOrders(states[start]), fixture.TXID(start), pastWant) {
+	if got := next(); strings.Join(got, " ") != fmt.Sprintf("ready %s %s %s", extOrders(states[start]), states[start].TXID, pastWant) {
 		t.Fatalf("first state: %v", got)
 	}
 	for i, name := range names {
 		s := states[start+1+i]
 		published := time.Now()
 		extPublish(t, replica, 0, name, removed[name])
-		if _, err := io.WriteString(stdin, extOrders(s)+"\n"); err != nil {
+		if _, err := io.WriteString(stdin, s.TXID.String()+"\n"); err != nil {
 			t.Fatal(err)
 		}
 		got := next()
 		took := time.Since(published)
-		if len(got) != 5 || got[1] != extOrders(s) || got[2] != fixture.TXID(start+1+i).String() {
-			t.Fatalf("after %s: want %s at TXID %s, got %v", name, extOrders(s), fixture.TXID(start+1+i), got)
+		if len(got) != 5 || got[1] != extOrders(s) || got[2] != states[start+1+i].TXID.String() {
+			t.Fatalf("after %s: want %s at TXID %s, got %v", name, extOrders(s), states[start+1+i].TXID, got)
 		}
 		if got[3] != pastWant {
 			t.Errorf("the connection looking at the past moved: %v", got)
@@ -147,7 +148,7 @@ func TestExtPythonFollowsNewFiles(t *testing.T) {
 // Two replicas, and two connections to one of them, in one Python process.
 func TestExtPythonTwoReplicas(t *testing.T) {
 	states := fixture.Truth(t)
-	older, _ := extTruncatedReplica(t, int(fixture.TXID(3)))
+	older, _ := extTruncatedReplica(t, states[3].TXID)
 	script := fmt.Sprintf(`
 a = connect(%q)
 b = connect(%q)
@@ -162,7 +163,7 @@ print(orders(a2), one(b, "select strata_set_time('latest')"), orders(b))
 	last := extOrders(states[len(states)-1])
 	want := fmt.Sprintf("%s %s %s\n%s %s\n%s %s %s\n%s latest %s",
 		last, extOrders(states[3]), last,
-		fixture.TXID(len(states)-1), fixture.TXID(3),
+		states[len(states)-1].TXID, states[3].TXID,
 		last, extOrders(states[0]), last,
 		last, extOrders(states[3]))
 	r := extPython(t, extEnv(), script)
@@ -198,7 +199,7 @@ db = connect(%q)
 print(orders(db), one(db, "select strata_txid()"))
 `, url))
 	extOK(t, "python", p)
-	if got, want := strings.TrimSpace(p.stdout), fmt.Sprintf("%s %s", last, fixture.TXID(len(states)-1)); got != want {
+	if got, want := strings.TrimSpace(p.stdout), fmt.Sprintf("%s %s", last, states[len(states)-1].TXID); got != want {
 		t.Fatalf("python: got %q, want %q", got, want)
 	}
 

@@ -26,7 +26,7 @@ import (
 // and the fixture path becomes the fixture's actual location.
 const (
 	extReadmeSO      = "./bin/strata.so"
-	extReadmeFixture = "../shared/fixtures/litestream-0.5-shop/replica"
+	extReadmeFixture = "testdata/shop/replica"
 )
 
 type extExample struct {

@@ -22,18 +22,18 @@ func TestExtShellTimeTravel(t *testing.T) {
 	var script, want strings.Builder
 	fmt.Fprintf(&script, ".open 'file:shop.db?vfs=strata&replica=%s'\n", replica)
 	script.WriteString("select count(*), sum(cents) from orders;\nselect strata_time(), strata_txid(), typeof(strata_lag());\n")
-	fmt.Fprintf(&want, "%s\nlatest|%s|real\n", extOrders(states[len(states)-1]), fixture.TXID(len(states)-1))
+	fmt.Fprintf(&want, "%s\nlatest|%s|real\n", extOrders(states[len(states)-1]), states[len(states)-1].TXID)
 	for i, s := range states {
 		at := extTime(fixture.TimeFor(states, i))
 		fmt.Fprintf(&script, "PRAGMA strata_time = '%s';\nselect count(*), sum(cents), strata_txid() from orders;\n", at)
-		fmt.Fprintf(&want, "%s\n%s|%s\n", at, extOrders(s), fixture.TXID(i))
+		fmt.Fprintf(&want, "%s\n%s|%s\n", at, extOrders(s), states[i].TXID)
 		fmt.Fprintf(&script, "select strata_set_time('latest');\nselect count(*), sum(cents) from orders;\n")
 		fmt.Fprintf(&want, "latest\n%s\n", extOrders(states[len(states)-1]))
 		fmt.Fprintf(&script, "select strata_set_time('%s') = strata_time();\nselect count(*), sum(cents), strata_txid() from orders;\nPRAGMA strata_txid;\nPRAGMA strata_time = 'latest';\n", at)
-		fmt.Fprintf(&want, "1\n%s|%s\n%s\nlatest\n", extOrders(s), fixture.TXID(i), fixture.TXID(i))
+		fmt.Fprintf(&want, "1\n%s|%s\n%s\nlatest\n", extOrders(s), states[i].TXID, states[i].TXID)
 	}
 	// Opening in the past with URI parameters.
-	fmt.Fprintf(&script, ".open 'file:shop.db?vfs=strata&replica=%s&txid=%s'\nselect count(*), sum(cents) from orders;\n", replica, fixture.TXID(2))
+	fmt.Fprintf(&script, ".open 'file:shop.db?vfs=strata&replica=%s&txid=%s'\nselect count(*), sum(cents) from orders;\n", replica, states[2].TXID)
 	fmt.Fprintf(&want, "%s\n", extOrders(states[2]))
 	fmt.Fprintf(&script, ".open 'file:shop.db?vfs=strata&replica=%s&time=%s'\nselect count(*), sum(cents) from orders;\n", replica, extTime(fixture.TimeFor(states, 4)))
 	fmt.Fprintf(&want, "%s\n", extOrders(states[4]))
@@ -80,7 +80,7 @@ func TestExtShellErrors(t *testing.T) {
 func TestExtShellAttachTwoReplicas(t *testing.T) {
 	states := fixture.Truth(t)
 	full := fixture.ReplicaDir(t)
-	older, _ := extTruncatedReplica(t, int(fixture.TXID(3)))
+	older, _ := extTruncatedReplica(t, states[3].TXID)
 	script := fmt.Sprintf(`.open 'file:full.db?vfs=strata&replica=%s'
 attach 'file:older.db?vfs=strata&replica=%s' as older;
 select (select count(*) || '|' || sum(cents) from main.orders), (select count(*) || '|' || sum(cents) from older.orders);
@@ -90,7 +90,7 @@ select (select count(*) from main.orders), (select count(*) from older.orders);
 `, full, older, extTime(fixture.TimeFor(states, 1)))
 	want := fmt.Sprintf("%s|%s\n%s|%s\n%s|latest\n%d|%d",
 		extOrders(states[len(states)-1]), extOrders(states[3]),
-		fixture.TXID(len(states)-1), fixture.TXID(3),
+		states[len(states)-1].TXID, states[3].TXID,
 		extTime(fixture.TimeFor(states, 1)),
 		states[len(states)-1].Count, states[1].Count)
 	r := extShell(t, extEnv(), script)

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/strata-db/strata/internal/fixture"
 	"github.com/strata-db/strata/internal/ltxtest"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
+	"github.com/superfly/ltx"
 )
 
 // With a fifth of the reads failing with 503, a tenth cut short, and
@@ -122,6 +126,7 @@ func TestInvariantWithFaultyStorage(t *testing.T) {
 // after the outage the same connection answers right again.
 func TestOutage(t *testing.T) {
 	states := fixture.Truth(t)
+	uncached := uncachedStates(t, 2)
 	srv, bucket, prefix := fixtureOnS3(t)
 	proxy := newFaultProxy(t, srv.Endpoint())
 	db := openReplica(t, s3URL(proxy.URL(), bucket, prefix))
@@ -140,8 +145,8 @@ func TestOutage(t *testing.T) {
 		state  int // a past state whose pages were never read, so not cached
 		within time.Duration
 	}{
-		{"403 is permanent", 403, 2, 2 * time.Second},
-		{"503 is retried, then fails", 503, 5, 60 * time.Second},
+		{"403 is permanent", 403, uncached[0], 2 * time.Second},
+		{"503 is retried, then fails", 503, uncached[1], 60 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			at := fixture.TimeFor(states, tc.state).UTC().Format(time.RFC3339Nano)
@@ -168,4 +173,57 @@ func TestOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uncachedStates returns n past states of the shop fixture whose pages a
+// connection that read the latest state, then the states before it in the
+// list, has not cached: each one's restore plan holds a file that no plan
+// before it holds and that is too large to come whole with its page index
+// (replica's minTail, 64 KiB), so its pages are fetched only when a query
+// needs them. Which states qualify depends on how litestream compacted the
+// fixture, so they are found, not hard-coded.
+func uncachedStates(t testing.TB, n int) []int {
+	t.Helper()
+	states := fixture.Truth(t)
+	listed, err := fixture.ListFiles(fixture.ReplicaDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []storage.FileInfo
+	for _, f := range listed {
+		st, err := os.Stat(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, storage.FileInfo{Level: f.Level, MinTXID: f.MinTXID, MaxTXID: f.MaxTXID, Size: st.Size()})
+	}
+	seen := map[storage.FileKey]bool{}
+	plan := func(txid ltx.TXID) []storage.FileInfo {
+		p, err := replica.BuildPlan(files, txid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Files
+	}
+	for _, f := range plan(0) {
+		seen[f.Key()] = true
+	}
+	var out []int
+	for i := len(states) - 2; i >= 0 && len(out) < n; i-- {
+		fresh := false
+		for _, f := range plan(states[i].TXID) {
+			fresh = fresh || (!seen[f.Key()] && f.Size > 64<<10)
+		}
+		if !fresh {
+			continue
+		}
+		out = append(out, i)
+		for _, f := range plan(states[i].TXID) {
+			seen[f.Key()] = true
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("the fixture has %d past states with pages no earlier read cached, want %d", len(out), n)
+	}
+	return out
 }

@@ -50,7 +50,7 @@ func s3URL(endpoint, bucket, prefix string) string {
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s&force-path-style=true", bucket, prefix, endpoint, testenv.Region)
 }
 
-// fixtureOnS3 copies the shared fixture to prefix in a new bucket.
+// fixtureOnS3 copies the shop fixture to prefix in a new bucket.
 func fixtureOnS3(t *testing.T) (srv *testenv.S3Server, bucket, prefix string) {
 	t.Helper()
 	srv, bucket = s3Env(t)
@@ -104,7 +104,7 @@ func mustOrders(t testing.TB, q querier) orders {
 	return o
 }
 
-func truthOf(s fixture.State) orders { return orders{s.Count, s.SumCents} }
+func truthOf(s fixture.State) orders { return orders{s.Count, s.Sum} }
 
 func mustScalar[T any](t testing.TB, q querier, query string) T {
 	t.Helper()

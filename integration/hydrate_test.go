@@ -105,7 +105,7 @@ print(h["state"], h["txid"], one(db, "select strata_hydration_progress()"), one(
 `, fixture.ReplicaDir(t)))
 	extOK(t, "python", r)
 	last := states[len(states)-1]
-	want := fmt.Sprintf("%s\ncomplete %s 100.0 100.0\n", extOrders(last), fixture.TXID(len(states)-1))
+	want := fmt.Sprintf("%s\ncomplete %s 100.0 100.0\n", extOrders(last), states[len(states)-1].TXID)
 	if r.stdout != want {
 		t.Fatalf("got\n%s\nwant\n%s", r.stdout, want)
 	}

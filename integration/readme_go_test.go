@@ -48,7 +48,7 @@ func TestReadmeGoExample(t *testing.T) {
 		t.Fatalf("go run the README's Go example: %v\n%s", err, out)
 	}
 	states := fixture.Truth(t)
-	want := fmt.Sprintf("%d orders at TXID %s\n", states[len(states)-1].Count, fixture.TXID(len(states)-1))
+	want := fmt.Sprintf("%d orders at TXID %s\n", states[len(states)-1].Count, states[len(states)-1].TXID)
 	if string(out) != want {
 		t.Errorf("the README's Go example printed %q, want %q", out, want)
 	}

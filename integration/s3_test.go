@@ -10,7 +10,7 @@ import (
 	"github.com/strata-db/strata/internal/ltxtest"
 )
 
-// The shared Litestream fixture, copied to S3 in the S3 layout, read in
+// The shop fixture (written by Litestream), copied to S3 in the S3 layout, read in
 // place: truth.json's last state at latest, and every state by time (URI
 // parameter and pragma) and by TXID.
 func TestFixtureOnS3(t *testing.T) {
@@ -29,7 +29,7 @@ func TestFixtureOnS3(t *testing.T) {
 
 	for i, s := range states {
 		at := fixture.TimeFor(states, i).UTC().Format(time.RFC3339Nano)
-		for _, param := range [][]string{{"time", at}, {"txid", fmt.Sprint(uint64(fixture.TXID(i)))}} {
+		for _, param := range [][]string{{"time", at}, {"txid", fmt.Sprint(uint64(s.TXID))}} {
 			past := openReplica(t, url, param...)
 			if got := mustOrders(t, past); got != truthOf(s) {
 				t.Errorf("state %d (%s) with %s=%s: got %+v, want %+v", i, s.After, param[0], param[1], got, truthOf(s))

@@ -52,7 +52,7 @@ func TestYearOneIsNotLatest(t *testing.T) {
 			t.Errorf("PRAGMA strata_time = '%s': %v (strata: %v), want an error: before the first transaction", ts, err, v.LastError())
 		}
 		var txid string
-		if err := conn.QueryRowContext(context.Background(), `PRAGMA strata_txid`).Scan(&txid); err != nil || txid != fixture.TXID(len(fixture.Truth(t))-1).String() {
+		if err := conn.QueryRowContext(context.Background(), `PRAGMA strata_txid`).Scan(&txid); err != nil || txid != fixture.Truth(t)[len(fixture.Truth(t))-1].TXID.String() {
 			t.Errorf("after the refused pragma, strata_txid = %s, %v; want the latest", txid, err)
 		}
 	}

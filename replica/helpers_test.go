@@ -49,7 +49,7 @@ func openDir(t testing.TB, dir string) *replica.Replica {
 	return r
 }
 
-// fixtureReplica opens the shared Litestream fixture, read-only.
+// fixtureReplica opens the shop fixture's replica, read-only.
 func fixtureReplica(t testing.TB) *replica.Replica {
 	t.Helper()
 	return openDir(t, fixture.ReplicaDir(t))
@@ -92,22 +92,27 @@ func openDB(t testing.TB, path string) *sql.DB {
 	return db
 }
 
-// orders is what the fixture's truth table records of a database.
-type orders struct{ count, sumCents int64 }
-
-// checkOrders opens a restored database, checks its integrity, and returns
-// count(*) and sum(cents) of its orders table.
-func checkOrders(t testing.TB, path string) orders {
+// measure opens a restored database, checks its integrity, and measures
+// it as the fixture's writer did: the values of tr.Check, its size, and the
+// checksum of its tables.
+func measure(t testing.TB, path string, tr fixture.History) fixture.State {
 	t.Helper()
 	db := openDB(t, path)
 	checkIntegrity(t, db, path)
-	var o orders
-	var sum sql.NullInt64 // NULL on the empty table of TXID 1
-	if err := db.QueryRow(`select count(*), sum(cents) from orders`).Scan(&o.count, &sum); err != nil {
+	var s fixture.State
+	var sum sql.NullInt64 // NULL on an empty table
+	if err := db.QueryRow(tr.Check).Scan(&s.Count, &sum); err != nil {
+		t.Fatalf("%s: %s: %v", path, tr.Check, err)
+	}
+	s.Sum = sum.Int64
+	if err := db.QueryRow(`pragma page_count`).Scan(&s.Pages); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if s.SHA256, err = fixture.Checksum(db, tr.Tables); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	o.sumCents = sum.Int64
-	return o
+	return s
 }
 
 func checkIntegrity(t testing.TB, db *sql.DB, name string) {
@@ -131,6 +136,23 @@ func fileAt(t testing.TB, files []storage.FileInfo, level int, minTXID, maxTXID 
 	}
 	t.Fatalf("no file L%d/%s in the listing", level, ltx.FormatFilename(minTXID, maxTXID))
 	return storage.FileInfo{}
+}
+
+// level0Plan is the plan of r's latest state from its level-0 files only
+// (the fixtures keep one per TXID, from TXID 1): as many files as TXIDs.
+func level0Plan(t testing.TB, r *replica.Replica) replica.Plan {
+	t.Helper()
+	var l0 []storage.FileInfo
+	for _, f := range listAll(t, r) {
+		if f.Level == 0 {
+			l0 = append(l0, f)
+		}
+	}
+	plan, err := replica.BuildPlan(l0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
 
 func listAll(t testing.TB, r *replica.Replica) []storage.FileInfo {

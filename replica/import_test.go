@@ -307,7 +307,7 @@ func TestImportRefusals(t *testing.T) {
 			name:    "into a replica that already holds files",
 			replica: func(t *testing.T) *replica.Replica { return openDir(t, fixture.CopyReplica(t)) },
 			db:      func(t *testing.T) string { return createDB(t, 4096, 50) },
-			mention: []string{"not empty", "000000000000000a"},
+			mention: []string{"not empty", fixture.Truth(t)[len(fixture.Truth(t))-1].TXID.String()},
 		},
 		{
 			name:    "a file that is not a SQLite database",

@@ -275,12 +275,14 @@ func TestRegressRestorePrefetchBounded(t *testing.T) {
 }
 
 // A restore whose context is cancelled returns at once: it used to wait
-// forever to free the place of a download that was never started.
+// forever to free the place of a download that was never started. The
+// plan has more files than the downloads allowed ahead (8), as the bug
+// needs: the fixture's level-0 chain, one file per TXID.
 func TestRegressRestoreCancelledReturns(t *testing.T) {
 	r := fixtureReplica(t)
-	plan, err := r.Plan(context.Background(), replica.Latest())
-	if err != nil {
-		t.Fatal(err)
+	plan := level0Plan(t, r)
+	if len(plan.Files) <= 8 {
+		t.Fatalf("the level-0 plan has %d files, want more than 8", len(plan.Files))
 	}
 	for i := range 200 {
 		ctx, cancel := context.WithCancel(context.Background())

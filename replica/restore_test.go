@@ -12,44 +12,54 @@ import (
 	"github.com/superfly/ltx"
 )
 
-// The Litestream 0.5 fixture restores exactly: at latest, at every state of
-// its truth table by time, and at every TXID.
+// The Litestream fixtures restore exactly: at latest, at every state of
+// their truth by time, and at every TXID. The shop fixture's plans mix
+// snapshots, compacted files of levels 1 and 2 and level-0 files; the
+// regrow fixture's grow past 4096 pages, shrink and grow again.
 func TestRestoreFixture(t *testing.T) {
-	states := fixture.Truth(t)
-	last := states[len(states)-1]
+	for _, name := range []string{fixture.Shop, fixture.Regrow} {
+		t.Run(name, func(t *testing.T) {
+			testRestoreFixture(t, fixture.Load(t, name))
+		})
+	}
+}
+
+func testRestoreFixture(t *testing.T, f fixture.Fixture) {
+	states := f.Truth.States
 	type tc struct {
 		name   string
 		target replica.Target
-		want   orders
+		want   fixture.State // zero: TXID 1, the schema alone
 		txid   ltx.TXID
 	}
-	cases := []tc{{
-		name: "latest", target: replica.Latest(),
-		want: orders{last.Count, last.SumCents}, txid: fixture.TXID(len(states) - 1),
-	}, {
-		name: "TXID 1 (create table)", target: replica.AtTXID(1),
-		want: orders{0, 0}, txid: 1,
-	}}
+	cases := []tc{
+		{name: "latest", target: replica.Latest(), want: f.Last(), txid: f.Last().TXID},
+		{name: "TXID 1 (the schema)", target: replica.AtTXID(1), txid: 1},
+	}
 	for i, s := range states {
 		cases = append(cases, tc{
 			name:   fmt.Sprintf("time %d (%s)", i, s.After),
 			target: replica.AtTime(fixture.TimeFor(states, i)),
-			want:   orders{s.Count, s.SumCents}, txid: fixture.TXID(i),
+			want:   s, txid: s.TXID,
 		}, tc{
-			name:   fmt.Sprintf("TXID %d (%s)", fixture.TXID(i), s.After),
-			target: replica.AtTXID(fixture.TXID(i)),
-			want:   orders{s.Count, s.SumCents}, txid: fixture.TXID(i),
+			name:   fmt.Sprintf("TXID %d (%s)", s.TXID, s.After),
+			target: replica.AtTXID(s.TXID),
+			want:   s, txid: s.TXID,
 		})
 	}
-	r := fixtureReplica(t)
+	r := openDir(t, f.Replica())
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path, plan := restore(t, r, c.target)
 			if plan.TXID != c.txid {
 				t.Errorf("restored TXID %s, want %s", plan.TXID, c.txid)
 			}
-			if got := checkOrders(t, path); got != c.want {
-				t.Errorf("count, sum(cents) = %d, %d; want %d, %d (truth.json)", got.count, got.sumCents, c.want.count, c.want.sumCents)
+			got := measure(t, path, f.Truth)
+			if got.Count != c.want.Count || got.Sum != c.want.Sum {
+				t.Errorf("%s = %d, %d; want %d, %d (truth.json)", f.Truth.Check, got.Count, got.Sum, c.want.Count, c.want.Sum)
+			}
+			if c.want.SHA256 != "" && (got.SHA256 != c.want.SHA256 || got.Pages != c.want.Pages) {
+				t.Errorf("restored %d pages with checksum %s; truth.json says %d pages, %s", got.Pages, got.SHA256, c.want.Pages, c.want.SHA256)
 			}
 		})
 	}

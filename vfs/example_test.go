@@ -9,14 +9,14 @@ import (
 )
 
 // Open a replica in place, read it, then look at it as it was earlier on
-// one connection. (The replica is the shared Litestream fixture that sits
-// beside the repository.)
+// one connection. (The replica is the repository's Litestream fixture,
+// testdata/shop: see testdata/README.md.)
 func Example() {
 	v, err := vfs.Register(vfs.Config{})
 	if err != nil {
 		panic(err)
 	}
-	db, err := sql.Open("sqlite3", vfs.URI("../../shared/fixtures/litestream-0.5-shop/replica"))
+	db, err := sql.Open("sqlite3", vfs.URI("../testdata/shop/replica"))
 	if err != nil {
 		panic(err)
 	}
@@ -29,7 +29,7 @@ func Example() {
 	}
 	fmt.Println("latest:", n, cents)
 
-	if _, err := db.Exec("PRAGMA strata_time = '2026-11-24T22:14:33Z'"); err != nil {
+	if _, err := db.Exec("PRAGMA strata_time = '2026-11-29T22:43:49Z'"); err != nil {
 		panic(err)
 	}
 	var txid string
@@ -41,6 +41,6 @@ func Example() {
 	}
 	fmt.Println("then:", n, cents, txid)
 	// Output:
-	// latest: 1600 80650419
-	// then: 500 25942822 0000000000000003
+	// latest: 2368 59404003
+	// then: 2251 56428394 0000000000000004
 }

@@ -21,14 +21,17 @@ func ordersOf(t testing.TB, q querier) orders {
 	return o
 }
 
-func truthOf(s fixture.State) orders { return orders{s.Count, s.SumCents} }
+func truthOf(s fixture.State) orders { return orders{s.Count, s.Sum} }
 
-// The shared Litestream fixture, read in place from its directory, gives
-// truth.json's last state at latest and every earlier state when asked for
-// its time or its TXID, by URI parameter or by pragma.
+// The shop fixture (written by Litestream: snapshots, levels 1 and 2,
+// level 0), read in place from its directory, gives truth.json's last
+// state at latest and every earlier state when asked for its time or its
+// TXID, by URI parameter or by pragma; at every state, every row of every
+// table is the one the writer wrote (the checksum of truth.json).
 func TestFixtureInPlace(t *testing.T) {
-	states := fixture.Truth(t)
-	dir := fixture.ReplicaDir(t)
+	shop := fixture.Load(t, fixture.Shop)
+	states, tables := shop.Truth.States, shop.Truth.Tables
+	dir := shop.Replica()
 	last := len(states) - 1
 
 	for _, url := range []string{dir, "file://" + dir} {
@@ -38,7 +41,7 @@ func TestFixtureInPlace(t *testing.T) {
 				t.Errorf("latest: got %+v, want %+v", got, want)
 			}
 			checkIntegrity(t, db)
-			if got, want := scalar[string](t, db, `pragma strata_txid`), fixture.TXID(last).String(); got != want {
+			if got, want := scalar[string](t, db, `pragma strata_txid`), states[last].TXID.String(); got != want {
 				t.Errorf("strata_txid = %s, want %s", got, want)
 			}
 			if got := scalar[string](t, db, `pragma strata_time`); got != "latest" {
@@ -50,13 +53,16 @@ func TestFixtureInPlace(t *testing.T) {
 	t.Run("URI time and txid", func(t *testing.T) {
 		for i, s := range states {
 			at := fixture.TimeFor(states, i).UTC().Format(time.RFC3339Nano)
-			for _, param := range [][]string{{"time", at}, {"txid", fmt.Sprint(uint64(fixture.TXID(i)))}} {
+			for _, param := range [][]string{{"time", at}, {"txid", fmt.Sprint(uint64(s.TXID))}} {
 				db := open(t, dir, param...)
 				if got := ordersOf(t, db); got != truthOf(s) {
 					t.Errorf("state %d (%s) with %s=%s: got %+v, want %+v", i, s.After, param[0], param[1], got, truthOf(s))
 				}
-				if got, want := scalar[string](t, db, `pragma strata_txid`), fixture.TXID(i).String(); got != want {
+				if got, want := scalar[string](t, db, `pragma strata_txid`), s.TXID.String(); got != want {
 					t.Errorf("state %d with %s=%s: strata_txid = %s, want %s", i, param[0], param[1], got, want)
+				}
+				if got, err := fixture.Checksum(db, tables); err != nil || got != s.SHA256 {
+					t.Errorf("state %d (%s) with %s=%s: checksum %s, %v; want %s", i, s.After, param[0], param[1], got, err, s.SHA256)
 				}
 				db.Close()
 			}
@@ -75,7 +81,7 @@ func TestFixtureInPlace(t *testing.T) {
 			if got := ordersOf(t, c); got != truthOf(states[i]) {
 				t.Errorf("state %d (%s) at %s: got %+v, want %+v", i, states[i].After, at, got, truthOf(states[i]))
 			}
-			if got, want := scalar[string](t, c, `pragma strata_txid`), fixture.TXID(i).String(); got != want {
+			if got, want := scalar[string](t, c, `pragma strata_txid`), states[i].TXID.String(); got != want {
 				t.Errorf("state %d: strata_txid = %s, want %s", i, got, want)
 			}
 		}

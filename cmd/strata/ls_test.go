@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/fixture"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
 )
 
 // lsJSON runs `strata ls -json` and decodes its output.
@@ -34,12 +37,35 @@ func lsEntries(t testing.TB, url string) []lsEntry {
 // index say; -json says the same as one object.
 func TestLsFixture(t *testing.T) {
 	rep := fixture.ReplicaDir(t)
-	out := lsJSON(t, rep)
-	wantLevels := []lsLevel{
-		{0, 10, "0000000000000001", "000000000000000a", 74649},
-		{1, 1, "0000000000000001", "0000000000000001", 634},
-		{9, 1, "0000000000000001", "0000000000000001", 634},
+	files, err := fixture.ListFiles(rep)
+	if err != nil {
+		t.Fatal(err)
 	}
+	// What the listing must say, from the files themselves.
+	var wantLevels []lsLevel
+	var infos []storage.FileInfo
+	for _, f := range files {
+		st, err := os.Stat(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, storage.FileInfo{Level: f.Level, MinTXID: f.MinTXID, MaxTXID: f.MaxTXID, Size: st.Size()})
+		if n := len(wantLevels); n == 0 || wantLevels[n-1].Level != f.Level {
+			wantLevels = append(wantLevels, lsLevel{Level: f.Level, MinTXID: f.MinTXID.String()})
+		}
+		l := &wantLevels[len(wantLevels)-1]
+		l.Files++
+		l.MaxTXID = max(l.MaxTXID, f.MaxTXID.String())
+		l.Size += st.Size()
+	}
+	plan, err := replica.BuildPlan(infos, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := fixture.Truth(t)
+	last := states[len(states)-1]
+
+	out := lsJSON(t, rep)
 	if len(out.Levels) != len(wantLevels) {
 		t.Fatalf("levels %+v, want %+v", out.Levels, wantLevels)
 	}
@@ -48,41 +74,46 @@ func TestLsFixture(t *testing.T) {
 			t.Errorf("level %+v, want %+v", l, wantLevels[i])
 		}
 	}
-	if out.Latest == nil || out.Latest.TXID != "000000000000000a" || out.Latest.Files != 10 {
-		t.Errorf("latest %+v, want TXID 10 from 10 files", out.Latest)
+	if out.Latest == nil || out.Latest.TXID != last.TXID.String() || out.Latest.Files != len(plan.Files) {
+		t.Errorf("latest %+v, want TXID %s from %d files", out.Latest, last.TXID, len(plan.Files))
 	}
-	entries := out.Files
-	if len(entries) != 12 {
-		t.Fatalf("ls -json listed %d files, want 12 (10 at level 0, 1 at level 1, 1 at level 9)", len(entries))
+	if len(out.Files) != len(files) {
+		t.Fatalf("ls -json listed %d files, the fixture has %d", len(out.Files), len(files))
 	}
-	last := entries[9]
-	if last.Level != 0 || last.MinTXID != "000000000000000a" || last.MaxTXID != "000000000000000a" ||
-		last.Size != 29924 || last.PageSize != 4096 || last.Commit != 22 || last.Pages != 18 || last.Error != "" {
-		t.Errorf("L0 file 10: %+v", last)
-	}
-	states := fixture.Truth(t)
-	if d := last.Time.Sub(states[len(states)-1].Time()); d < -time.Second || d > time.Second {
-		t.Errorf("L0 file 10 committed at %s, truth.json says about %s", last.Time, states[len(states)-1].Time())
-	}
-	if entries[10].Level != 1 || entries[11].Level != 9 {
-		t.Errorf("levels not in order: %d, %d", entries[10].Level, entries[11].Level)
+	for i, e := range out.Files {
+		f := files[i]
+		h, err := fixture.ReadHeader(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Level != f.Level || e.MinTXID != f.MinTXID.String() || e.MaxTXID != f.MaxTXID.String() || e.Size != infos[i].Size ||
+			e.PageSize != h.PageSize || e.Commit != h.Commit || !e.Time.Equal(time.UnixMilli(h.Timestamp)) || e.Error != "" {
+			t.Errorf("entry %d = %+v; the fixture has %s: %d bytes, %d-byte pages, commit %d, time %s",
+				i, e, f, infos[i].Size, h.PageSize, h.Commit, time.UnixMilli(h.Timestamp).UTC())
+		}
+		if e.Pages < 1 || e.Pages > int(e.Commit) {
+			t.Errorf("entry %d (%s): %d pages, want 1 to %d", i, f, e.Pages, e.Commit)
+		}
+		if e.Level == 0 && e.MaxTXID == last.TXID.String() {
+			if d := e.Time.Sub(last.Time()); d < -time.Second || d > time.Second {
+				t.Errorf("L0 file of TXID %s committed at %s, truth.json says about %s", last.TXID, e.Time, last.Time())
+			}
+		}
 	}
 
 	plain := strata(t, "ls", rep)
 	plain.want(t, 0)
-	summary, files, ok := strings.Cut(strings.TrimSpace(plain.stdout), "\n\n")
+	summary, listed, ok := strings.Cut(strings.TrimSpace(plain.stdout), "\n\n")
 	if !ok {
 		t.Fatalf("ls: no blank line between the summary and the files:\n%s", plain.stdout)
 	}
 	lines := strings.Split(summary, "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "LEVEL") || !strings.HasPrefix(lines[4], "latest: TXID 000000000000000a, a restore reads 10 files") {
-		t.Errorf("ls summary: want a header, 3 levels and the latest state:\n%s", summary)
+	wantLatest := fmt.Sprintf("latest: TXID %s, a restore reads %d files", last.TXID, len(plan.Files))
+	if len(lines) != len(wantLevels)+2 || !strings.HasPrefix(lines[0], "LEVEL") || !strings.HasPrefix(lines[len(lines)-1], wantLatest) {
+		t.Errorf("ls summary: want a header, %d levels and %q:\n%s", len(wantLevels), wantLatest, summary)
 	}
-	if !strings.Contains(lines[1], "72.9 KiB") {
-		t.Errorf("level 0 line: %q, want its size", lines[1])
-	}
-	if lines := strings.Split(files, "\n"); len(lines) != 13 || !strings.HasPrefix(lines[0], "LEVEL") {
-		t.Errorf("ls printed %d lines of files, want a header and 12 files:\n%s", len(lines), files)
+	if lines := strings.Split(listed, "\n"); len(lines) != len(files)+1 || !strings.HasPrefix(lines[0], "LEVEL") {
+		t.Errorf("ls printed %d lines of files, want a header and %d files:\n%s", len(lines), len(files), listed)
 	}
 
 	// -s: the summary alone, from the listing.
@@ -91,7 +122,7 @@ func TestLsFixture(t *testing.T) {
 	if s.stdout != summary+"\n" {
 		t.Errorf("ls -s:\n%s\nwant the summary of ls:\n%s", s.stdout, summary)
 	}
-	if out := lsJSON(t, "-s", rep); out.Files != nil || len(out.Levels) != 3 {
+	if out := lsJSON(t, "-s", rep); out.Files != nil || len(out.Levels) != len(wantLevels) {
 		t.Errorf("ls -s -json: %+v, want the levels and no files", out)
 	}
 }
@@ -116,14 +147,24 @@ func TestLsMarksAJunkFile(t *testing.T) {
 	if err := os.WriteFile(name, []byte("not an LTX file, but long enough to have a header and a trailer, they say...................."), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	files, err := fixture.ListFiles(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	level0 := 0
+	for _, f := range files {
+		if f.Level == 0 {
+			level0++
+		}
+	}
 	r := strata(t, "ls", rep)
-	r.want(t, 0, "1 of 12 files are not valid LTX files")
+	r.want(t, 0, fmt.Sprintf("1 of %d files are not valid LTX files", len(files)))
 	if !strings.Contains(r.stdout, "0000000000000004  0000000000000004") || !strings.Contains(r.stdout, "NOT AN LTX FILE") {
 		t.Errorf("the junk file is not marked:\n%s", r.stdout)
 	}
-	_, files, _ := strings.Cut(r.stdout, "\n\n")
-	if n := strings.Count(files, "\n0  "); n != 10 {
-		t.Errorf("%d level-0 rows, want all 10:\n%s", n, r.stdout)
+	_, listed, _ := strings.Cut(r.stdout, "\n\n")
+	if n := strings.Count(listed, "\n0  "); n != level0 {
+		t.Errorf("%d level-0 rows, want all %d:\n%s", n, level0, r.stdout)
 	}
 	out := lsJSON(t, rep)
 	var bad []string
@@ -132,8 +173,8 @@ func TestLsMarksAJunkFile(t *testing.T) {
 			bad = append(bad, e.MinTXID)
 		}
 	}
-	if len(out.Files) != 12 || len(bad) != 1 || bad[0] != "0000000000000004" {
-		t.Errorf("ls -json: %d files, marked %v; want 12 files and TXID 4 marked", len(out.Files), bad)
+	if len(out.Files) != len(files) || len(bad) != 1 || bad[0] != "0000000000000004" {
+		t.Errorf("ls -json: %d files, marked %v; want %d files and TXID 4 marked", len(out.Files), bad, len(files))
 	}
 }
 

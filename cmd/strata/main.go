@@ -30,7 +30,6 @@ func commands() map[string]command {
 		"shell":    {"interactive SQL prompt on a replica", runShell},
 		"exec":     {"run writing SQL on a replica (one transaction) and store the result", runExec},
 		"publish":  {"lay out a replica in a directory for a static web server (read it with https://)", runPublish},
-		"bench":    {"benchmark against S3 behind a latency-injecting proxy", runBench},
 		"version":  {"print the version of strata and the commit it was built from", runVersion},
 	}
 }

@@ -139,8 +139,8 @@ func TestRestoreFixture(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "shop.db")
 			args := append(append([]string{"restore"}, tt.flags...), "-o", out, rep)
 			strata(t, args...).want(t, 0, "restored TXID")
-			if c, s := countSum(t, out); c != tt.state.Count || s != tt.state.SumCents {
-				t.Errorf("restored count, sum = %d, %d; want %d, %d (%s)", c, s, tt.state.Count, tt.state.SumCents, tt.state.After)
+			if c, s := countSum(t, out); c != tt.state.Count || s != tt.state.Sum {
+				t.Errorf("restored count, sum = %d, %d; want %d, %d (%s)", c, s, tt.state.Count, tt.state.Sum, tt.state.After)
 			}
 		})
 	}
@@ -158,8 +158,8 @@ func TestRestoreRefusesToOverwrite(t *testing.T) {
 	}
 	strata(t, "restore", "-force", "-o", out, rep).want(t, 0)
 	last := fixture.Truth(t)[len(fixture.Truth(t))-1]
-	if c, s := countSum(t, out); c != last.Count || s != last.SumCents {
-		t.Errorf("restored count, sum = %d, %d; want %d, %d", c, s, last.Count, last.SumCents)
+	if c, s := countSum(t, out); c != last.Count || s != last.Sum {
+		t.Errorf("restored count, sum = %d, %d; want %d, %d", c, s, last.Count, last.Sum)
 	}
 }
 

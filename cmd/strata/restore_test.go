@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/internal/fixture"
+	"github.com/strata-db/strata/replica"
+	"github.com/strata-db/strata/storage"
+	"github.com/strata-db/strata/storage/filestore"
 )
 
 // copyFile copies src to dst.
@@ -180,9 +184,15 @@ func TestRestoreDryRun(t *testing.T) {
 	rep := fixture.ReplicaDir(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.db")
+	plan, err := replica.New(openDirStore(t, rep)).Plan(context.Background(), replica.AtTXID(5))
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := strata(t, "restore", "-dry-run", "-txid", "5", "-o", out, rep)
 	r.want(t, 0)
-	for _, w := range []string{"TXID 0000000000000005", out + " (new)", "download: 5 files", "0000000000000001  0000000000000001"} {
+	first := plan.Files[0]
+	for _, w := range []string{"TXID 0000000000000005", out + " (new)", fmt.Sprintf("download: %d files", len(plan.Files)),
+		first.MinTXID.String() + "  " + first.MaxTXID.String()} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("the plan does not say %q:\n%s", w, r.stdout)
 		}
@@ -275,4 +285,14 @@ func TestReplicaArgumentMistakes(t *testing.T) {
 	}
 	strata(t, "import", db, notes).want(t, 2, notes+" is a file, not a replica")
 	strata(t, "import", dir, filepath.Join(dir, "rep")).want(t, 2, "is a directory")
+}
+
+// openDirStore opens the directory replica dir.
+func openDirStore(t testing.TB, dir string) storage.Backend {
+	t.Helper()
+	st, err := filestore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

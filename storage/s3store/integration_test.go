@@ -434,17 +434,55 @@ func captureOutput(t *testing.T) func() string {
 	return restore
 }
 
+// The shop fixture, copied to S3 by testenv.CopyFixtureToS3, lands in
+// Litestream's S3 layout: every file at its level, each object carrying
+// its header's commit time as litestream-timestamp, byte for byte.
 func TestCopyFixture(t *testing.T) {
+	shop := fixture.Load(t, fixture.Shop)
+	files, err := fixture.ListFiles(shop.Replica())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, st := newStore(t, "shop")
-	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", fixture.ReplicaDir(t))
-	for level, want := range map[int]int{0: 10, 1: 1, 9: 1} {
-		if got := len(list(t, st, level, 0)); got != want {
-			t.Errorf("level %d: %d files, want %d", level, got, want)
+	testenv.CopyFixtureToS3(t, srv, st.Bucket(), "shop", shop.Replica())
+	var want, got []string
+	for _, f := range files {
+		want = append(want, f.String())
+	}
+	for level := 0; level <= storage.SnapshotLevel; level++ {
+		if n := names(list(t, st, level, 0)); n != "" {
+			got = append(got, n)
 		}
 	}
-	ts := metadata(t, srv, st, fi(0, 1, 1))
-	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasPrefix(ts, "2026-") {
-		t.Errorf("litestream-timestamp = %q (%v)", ts, err)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("on S3:\n%s\nin the fixture:\n%s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+	for _, f := range files {
+		h, err := fixture.ReadHeader(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := fi(f.Level, f.MinTXID, f.MaxTXID)
+		if key := st.Key(info); key != fmt.Sprintf("shop/%04x/%s", f.Level, f.Name()) {
+			t.Errorf("%s is at key %s, not in Litestream's S3 layout", f, key)
+		}
+		ts := metadata(t, srv, st, info)
+		if at, err := time.Parse(time.RFC3339Nano, ts); err != nil || !at.Equal(time.UnixMilli(h.Timestamp)) {
+			t.Errorf("%s: litestream-timestamp = %q (%v), header says %s", f, ts, err, time.UnixMilli(h.Timestamp).UTC())
+		}
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := st.ReadRange(context.Background(), info, 0, int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		onS3, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(onS3, b) {
+			t.Errorf("%s: %d bytes on S3 (%v), %d in the fixture, or different", f, len(onS3), err, len(b))
+		}
 	}
 }
 
