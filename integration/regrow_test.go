@@ -1,14 +1,3 @@
-//go:build regrowfixed
-
-// The regrow fixture crashes the VFS (issue 8 §1: a batch of LTX files
-// that drops a 4096-page chunk of the page index and grows into it again
-// writes into a nil chunk). These tests are kept out of the default build
-// until the fix lands; run them with
-//
-//	go test -tags regrowfixed ./integration -run TestRegrowFixture
-//
-// and drop the build tag with the fix.
-
 package integration
 
 import (
