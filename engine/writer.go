@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-db/strata/compact"
+	"github.com/strata-db/strata/internal/safe"
 	"github.com/strata-db/strata/storage"
 	"github.com/superfly/ltx"
 )
@@ -71,6 +73,15 @@ type WriteOptions struct {
 	Dir string
 	// Sync is 0 when a COMMIT returns only after its LTX file is stored.
 	Sync time.Duration
+	// Compaction, when set, runs a compactor with this configuration
+	// beside the writer for as long as it writes (nil: none in this
+	// process, e.g. another process compacts).
+	Compaction *compact.Config
+}
+
+// same reports whether o asks for the writer w already is.
+func (o WriteOptions) same(w WriteOptions) bool {
+	return o.Dir == w.Dir && o.Sync == w.Sync && (o.Compaction == nil) == (w.Compaction == nil)
 }
 
 // Writer is a replica's write path in this process.
@@ -106,6 +117,10 @@ type Writer struct {
 
 	stop        context.CancelFunc // stops the flusher
 	flusherDone chan struct{}
+	// stopCompactor stops the compactor that runs beside the writer
+	// (WriteOptions.Compaction); compactorDone is closed when it has.
+	stopCompactor context.CancelFunc
+	compactorDone chan struct{}
 }
 
 // freshFor is how long a writer trusts that the replica ends at its
@@ -122,7 +137,7 @@ func (db *Database) EnableWrites(opts WriteOptions) (*Writer, error) {
 	db.enableMu.Lock()
 	defer db.enableMu.Unlock()
 	if w := db.Writer(); w != nil {
-		if w.opts != opts {
+		if !w.opts.same(opts) {
 			return nil, fmt.Errorf("%s is already open for writing in this process with sync=%s, buffer in %s", db.rep, syncName(w.opts.Sync), w.opts.Dir)
 		}
 		return w, nil
@@ -159,6 +174,25 @@ func (db *Database) EnableWrites(opts WriteOptions) (*Writer, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		w.stop, w.flusherDone = cancel, make(chan struct{})
 		go w.flushLoop(ctx)
+	}
+	if opts.Compaction != nil {
+		cfg := *opts.Compaction
+		if cfg.Logger == nil {
+			cfg.Logger = db.log.With("compactor", true)
+		}
+		if err := cfg.Validate(); err != nil {
+			w.close()
+			return nil, fmt.Errorf("%s: compaction: %w", db.rep, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		w.stopCompactor, w.compactorDone = cancel, make(chan struct{})
+		c := compact.New(db.rep, cfg)
+		go func() {
+			defer close(w.compactorDone)
+			if err := safe.Call("compactor", func() error { return c.Run(ctx) }); err != nil && ctx.Err() == nil {
+				db.log.Error("the compactor stopped", "err", err)
+			}
+		}()
 	}
 	db.mu.Lock()
 	db.writer = w
@@ -261,6 +295,10 @@ func (w *Writer) Broken() error {
 // close stores what the buffer holds (group commit), stops the flusher
 // and releases the writer's local files.
 func (w *Writer) close() error {
+	if w.stopCompactor != nil {
+		w.stopCompactor()
+		<-w.compactorDone
+	}
 	var err error
 	if w.stop != nil {
 		w.stop()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-db/strata/compact"
 	"github.com/strata-db/strata/engine"
 )
 
@@ -41,6 +42,13 @@ type Config struct {
 	// fsynced to the local write buffer, with the pending commits stored
 	// together at that interval (group commit).
 	Sync time.Duration
+	// Compaction configures the compactor that runs beside a writer
+	// (STRATA_COMPACT_LEVELS, STRATA_SNAPSHOT_INTERVAL,
+	// STRATA_SNAPSHOT_RETENTION, STRATA_L0_RETENTION; zero fields get
+	// Litestream's defaults). NoCompaction turns it off (STRATA_COMPACT=0;
+	// a connection can say compact=0 or compact=1).
+	Compaction   compact.Config
+	NoCompaction bool
 	// BufferDir holds the local write buffers (STRATA_BUFFER_DIR; default
 	// $XDG_STATE_HOME/strata or ~/.local/state/strata), and the hydrated
 	// files of hydrate=1, under BufferDir/hydrated.
@@ -114,6 +122,16 @@ func ConfigFromEnv() (Config, error) {
 		}
 	}
 	c.BufferDir = os.Getenv("STRATA_BUFFER_DIR")
+	if v := os.Getenv("STRATA_COMPACT"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("STRATA_COMPACT=%q: want 1 or 0", v)
+		}
+		c.NoCompaction = !on
+	}
+	if c.Compaction, err = compact.ConfigFromEnv(); err != nil {
+		return c, err
+	}
 	c.Hydrate = os.Getenv("STRATA_HYDRATE")
 	c.Logger, err = loggerFromEnv(os.Getenv("STRATA_LOG_LEVEL"), os.Getenv("STRATA_LOG_FILE"))
 	return c, err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/strata-db/strata/compact"
 	"github.com/strata-db/strata/replica"
 	"github.com/strata-db/strata/storage/backends"
 )
@@ -20,11 +21,12 @@ type params struct {
 	pollInterval time.Duration
 	cacheSize    int64
 	target       replica.Target
-	write        bool          // the connection may write
-	sync         time.Duration // 0: a commit is stored before it returns
-	buffer       string        // the write buffer's directory
-	readOnly     bool          // mode=ro: SQLite was told the file is read-only
-	hydrate      string        // the hydrated file's path; "" when not asked for
+	write        bool            // the connection may write
+	sync         time.Duration   // 0: a commit is stored before it returns
+	buffer       string          // the write buffer's directory
+	readOnly     bool            // mode=ro: SQLite was told the file is read-only
+	hydrate      string          // the hydrated file's path; "" when not asked for
+	compaction   *compact.Config // the writer's compactor; nil: none
 }
 
 func parseParams(raw map[string]string, cfg Config) (params, error) {
@@ -85,6 +87,9 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 	default:
 		p.hydrate = hydrate
 	}
+	if err := p.parseCompaction(raw, cfg); err != nil {
+		return p, err
+	}
 	if v, ok := raw["txid"]; ok {
 		id, err := replica.ParseTXID(v)
 		if err != nil {
@@ -113,4 +118,32 @@ func parseParams(raw map[string]string, cfg Config) (params, error) {
 func bufferName(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:12])
+}
+
+// parseCompaction reads compact= (on by default with writes, unless
+// Config.NoCompaction) and the compactor's settings, which override
+// Config.Compaction.
+func (p *params) parseCompaction(raw map[string]string, cfg Config) error {
+	on := !cfg.NoCompaction
+	if v, ok := raw["compact"]; ok {
+		var err error
+		if on, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("URI parameter compact=%q: want 1 or 0", v)
+		}
+	}
+	c := cfg.Compaction
+	for _, name := range []string{compact.ParamLevels, compact.ParamSnapshotInterval, compact.ParamSnapshotRetention, compact.ParamL0Retention} {
+		if v, ok := raw[name]; ok {
+			if err := c.Set(name, v); err != nil {
+				return fmt.Errorf("URI parameter %w", err)
+			}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("URI parameters of compaction: %w", err)
+	}
+	if on && p.write {
+		p.compaction = &c
+	}
+	return nil
 }

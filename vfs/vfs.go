@@ -134,7 +134,7 @@ func (v *VFS) openMain(name string, params map[string]string) (*file, error) {
 	f := &file{db: db, key: p.key, vfs: v, name: name, writable: p.write}
 	f.reader = db.NewReader(f.interrupted)
 	if p.write {
-		if _, err := db.EnableWrites(engine.WriteOptions{Dir: p.buffer, Sync: p.sync}); err != nil {
+		if _, err := db.EnableWrites(engine.WriteOptions{Dir: p.buffer, Sync: p.sync, Compaction: p.compaction}); err != nil {
 			f.Close()
 			return nil, err
 		}

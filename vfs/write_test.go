@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -417,5 +418,40 @@ func TestGroupCommitConflictTurnsReadOnly(t *testing.T) {
 	// Readers see the replica's own state again: the other writer's TXID 2.
 	if got := scalar[int64](t, c, `select count(*) from t`); got != 0 {
 		t.Errorf("after the conflict the process reads %d rows, want the replica's 0", got)
+	}
+}
+
+// A writer compacts its replica as it goes (compaction is on with writes
+// unless compact=0): level-0 files are merged into level 1 and pruned,
+// and readers and restores see the same data throughout.
+func TestWriterCompactsItsReplica(t *testing.T) {
+	url, store := emptyReplica(t)
+	db := openWriter(t, url, "compact_levels", "100ms", "l0_retention", "300ms", "snapshot_interval", "1s", "snapshot_retention", "5s")
+	c := conn(t, db)
+	exec(t, c, `create table t(id integer primary key, v integer)`)
+	var want int64
+	eventually(t, 20*time.Second, func() (bool, string) {
+		want++
+		exec(t, c, `insert into t(v) values (?)`, want)
+		l1, l0 := levelFiles(t, store, 1), levelFiles(t, store, 0)
+		return len(l1) > 0 && l0[0].MinTXID > 1, fmt.Sprintf("%d files at level 1, level 0 from TXID %s", len(l1), l0[0].MinTXID)
+	})
+	if got := scalar[int64](t, c, `select count(*) from t`); got != want {
+		t.Errorf("%d rows, want %d", got, want)
+	}
+	if n, sum := restoreSum(t, store); n != want || sum != want*(want+1)/2 {
+		t.Errorf("restored %d rows, sum %d; want %d, %d", n, sum, want, want*(want+1)/2)
+	}
+
+	// compact=0: another replica written without a compactor keeps level 0.
+	url2, store2 := emptyReplica(t)
+	c2 := conn(t, openWriter(t, url2, "compact", "0", "compact_levels", "100ms"))
+	exec(t, c2, `create table t(id integer primary key, v integer)`)
+	for i := range 10 {
+		exec(t, c2, `insert into t(v) values (?)`, i)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if l1 := levelFiles(t, store2, 1); len(l1) != 0 {
+		t.Errorf("compact=0, yet level 1 holds %v", l1)
 	}
 }
